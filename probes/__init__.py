@@ -1,0 +1,10 @@
+"""Hallucination probes (installed as vlmeval.probes): tasks that test whether a model looks."""
+
+from vlmeval.registry import Registry
+from vlmeval.tasks.base import Task
+
+PROBES: Registry[type[Task]] = Registry("probe")
+
+from vlmeval.probes import pope  # noqa: E402  (registers itself)
+
+__all__ = ["PROBES", "pope"]

@@ -1,0 +1,231 @@
+"""POPE: polling-based object probing (Li et al., EMNLP 2023), built like the reference code.
+
+Questions ("Is there a/an {object} in the image?") are built from images with at least 3 object
+categories. For each image and setting, the first 3 categories are positives and each positive
+is followed by one negative (never present in the image, never asked twice about it):
+
+- random: uniform over the vocabulary of the selected images;
+- popular: the most frequent categories over the selected images;
+- adversarial: the categories that co-occur most often with that positive over the selected
+  images.
+
+Popular and adversarial fall back to random when their list runs out, as in the reference.
+Metrics treat "yes" as the positive class; a question the parser could not read (strict policy)
+or that errored is never a "yes": it counts against accuracy and recall, not as a false
+positive, and shows in unparsed_rate.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import Counter, defaultdict
+from typing import Any, Sequence
+
+import numpy as np
+
+from vlmeval.data import scenes_samples
+from vlmeval.errors import ConfigError
+from vlmeval.parsing import parse_yes_no
+from vlmeval.probes import PROBES
+from vlmeval.records import Parsed, Request, Sample
+from vlmeval.stats import bootstrap_metrics, safe_ratio
+from vlmeval.tasks.base import Task, TaskScore
+
+SETTINGS = ("random", "popular", "adversarial")
+TEMPLATE = "Is there {article} {object} in the image?"
+# Per-unit count vector; unparsed answers are split by gold label.
+COUNTS = ("tp", "fp", "tn", "fn", "unparsed_pos", "unparsed_neg")
+TP, FP, TN, FN, UP, UN = range(len(COUNTS))
+
+
+def question(obj: str) -> str:
+    article = "an" if obj[0].lower() in "aeiou" else "a"
+    return TEMPLATE.format(article=article, object=obj)
+
+
+def select_images(samples: Sequence[Sample], min_objects: int) -> list[Sample]:
+    return [s for s in samples if len(s.objects) >= min_objects]
+
+
+def frequency_order(samples: Sequence[Sample]) -> list[str]:
+    """Categories by count over the samples, most frequent first (ties: first seen first)."""
+    counts = Counter(o for s in samples for o in s.objects)
+    return [o for o, _ in sorted(counts.items(), key=lambda kv: -kv[1])]
+
+
+def cooccurrence_order(samples: Sequence[Sample]) -> dict[str, list[str]]:
+    """For each category, the others by how many samples hold both, most first."""
+    co: dict[str, Counter] = defaultdict(Counter)
+    for s in samples:
+        for o in s.objects:
+            for other in s.objects:
+                if other != o:
+                    co[o][other] += 1
+    return {o: [x for x, _ in sorted(c.items(), key=lambda kv: -kv[1])] for o, c in co.items()}
+
+
+def build_questions(
+    samples: Sequence[Sample], setting: str, n_pos: int, rng: random.Random
+) -> list[tuple[Sample, str, str]]:
+    """(sample, object, label) triples in the reference order: pos, neg, pos, neg, ..."""
+    if setting not in SETTINGS:
+        raise ConfigError(f"unknown POPE setting {setting!r} (valid: {', '.join(SETTINGS)})")
+    vocabulary = list(dict.fromkeys(o for s in samples for o in s.objects))
+    popular = frequency_order(samples)
+    co = cooccurrence_order(samples)
+    out = []
+    for s in samples:
+        asked: list[str] = []
+
+        def fresh(candidates: Sequence[str]) -> str | None:
+            for c in candidates:
+                if c not in asked and c not in s.objects:
+                    return c
+            return None
+
+        for positive in s.objects[:n_pos]:
+            asked.append(positive)
+            out.append((s, positive, "yes"))
+            negative = None
+            if setting == "popular":
+                negative = fresh(popular)
+            elif setting == "adversarial":
+                negative = fresh(co.get(positive, []))
+            if negative is None:
+                if fresh(vocabulary) is None:
+                    raise ConfigError(
+                        f"POPE: no category left to ask as a negative for {s.id}; the selected "
+                        f"images use only {len(vocabulary)} categories")
+                negative = rng.choice(vocabulary)
+                while negative in asked or negative in s.objects:
+                    negative = rng.choice(vocabulary)
+            asked.append(negative)
+            out.append((s, negative, "no"))
+    return out
+
+
+def _metrics_for(sums: np.ndarray) -> dict[str, np.ndarray]:
+    c = [sums[..., i] for i in range(len(COUNTS))]
+    n = sum(c)
+    positives = c[TP] + c[FN] + c[UP]
+    negatives = c[FP] + c[TN] + c[UN]
+    return {
+        "accuracy": safe_ratio(c[TP] + c[TN], n),
+        "precision": safe_ratio(c[TP], c[TP] + c[FP]),
+        "recall": safe_ratio(c[TP], positives),
+        # 2TP / (2TP + FP + FN), FN including unparsed positives: sklearn's definition.
+        "f1": safe_ratio(2 * c[TP], 2 * c[TP] + c[FP] + c[FN] + c[UP]),
+        "yes_ratio": safe_ratio(c[TP] + c[FP], n),
+        "false_positive_rate": safe_ratio(c[FP], negatives),
+        "unparsed_rate": safe_ratio(c[UP] + c[UN], n),
+    }
+
+
+def _denominators(sums: np.ndarray) -> dict[str, np.ndarray]:
+    c = [sums[..., i] for i in range(len(COUNTS))]
+    n = sum(c)
+    return {
+        "accuracy": n, "precision": c[TP] + c[FP], "recall": c[TP] + c[FN] + c[UP],
+        "f1": n, "yes_ratio": n, "false_positive_rate": c[FP] + c[TN] + c[UN],
+        "unparsed_rate": n,
+    }
+
+
+METRICS = tuple(_metrics_for(np.zeros(len(COUNTS))))
+
+
+def outcome(label: str, parsed: Parsed) -> int:
+    """Index into COUNTS for one answered question."""
+    if parsed.status != "ok":
+        return UP if label == "yes" else UN
+    if parsed.answer == "yes":
+        return TP if label == "yes" else FP
+    return FN if label == "yes" else TN
+
+
+@PROBES.register("pope")
+class PopeProbe(Task):
+    """POPE object-existence polling on the scenes eval split, three negative settings.
+
+    Metrics per setting and their mean over settings: accuracy, precision, recall, F1
+    (yes = positive), yes_ratio (from the predictions), false_positive_rate, unparsed_rate.
+    Edge cases: a zero denominator (e.g. precision when the model never says yes) is NaN with
+    n=0, never 0; unparsed and errored answers are never "yes" (see module docstring).
+    CIs resample images, since the six questions about one image are correlated.
+    """
+
+    name = "pope"
+    version = "1"
+    headline = "mean/f1"
+
+    def __init__(self, *, limit: int | None = None, seed: int = 0,
+                 settings: Sequence[str] = SETTINGS, n_pos: int = 3) -> None:
+        super().__init__(limit=limit, seed=seed)
+        unknown = [s for s in settings if s not in SETTINGS]
+        if unknown:
+            raise ConfigError(f"unknown POPE setting {unknown[0]!r} (valid: {', '.join(SETTINGS)})")
+        self.settings = tuple(settings)
+        self.n_pos = n_pos
+
+    def args(self) -> dict[str, Any]:
+        return {**super().args(), "settings": list(self.settings), "n_pos": self.n_pos,
+                "source": "scenes:eval"}
+
+    def samples(self) -> list[Sample]:
+        """All selected images: frequencies, co-occurrence and the vocabulary come from these."""
+        return select_images(scenes_samples("eval"), min_objects=self.n_pos)
+
+    def requests(self) -> list[Request]:
+        """Questions about the first `limit` images of the full benchmark (all if no limit), so a
+        limited run asks exactly the questions the full run asks about those images."""
+        samples = self.samples()
+        keep = {s.id for s in samples[: self.limit]} if self.limit else {s.id for s in samples}
+        out = []
+        for setting in self.settings:
+            rng = random.Random(f"pope-{setting}-{self.seed}")
+            per_sample: Counter = Counter()
+            for sample, obj, label in build_questions(samples, setting, self.n_pos, rng):
+                if sample.id not in keep:
+                    continue
+                q = per_sample[sample.id]
+                per_sample[sample.id] += 1
+                out.append(Request(
+                    task=self.name, request_id=f"{setting}/{sample.id}/{q}", sample_id=sample.id,
+                    prompt=question(obj), image=sample.image, target=label,
+                    options=("yes", "no"), max_new_tokens=8,
+                    meta={"setting": setting, "object": obj, "label": label},
+                ))
+        return out
+
+    def parse(self, raw: str, policy: str) -> Parsed:
+        return parse_yes_no(raw, policy)
+
+    def verdict(self, record: dict[str, Any], parsed: Parsed) -> dict[str, Any]:
+        which = COUNTS[outcome(record["meta"]["label"], parsed)]
+        return {"correct": which in ("tp", "tn"), "outcome": which}
+
+    def score(self, records: Sequence[dict[str, Any]], policy: str, seed: int) -> TaskScore:
+        units = {sid: i for i, sid in enumerate(dict.fromkeys(r["sample_id"] for r in records))}
+        settings = list(self.settings)
+        counts = np.zeros((len(units), len(settings), len(COUNTS)))
+        for r in records:
+            parsed = Parsed.unparsed() if r["raw"] is None else self.parse(r["raw"], policy)
+            counts[units[r["sample_id"]], settings.index(r["meta"]["setting"]),
+                   outcome(r["meta"]["label"], parsed)] += 1
+
+        metrics, n_of = {}, {}
+        for si, setting in enumerate(settings):
+            for m in METRICS:
+                metrics[f"{setting}/{m}"] = lambda s, si=si, m=m: _metrics_for(s[..., si, :])[m]
+                n_of[f"{setting}/{m}"] = lambda s, si=si, m=m: _denominators(s[..., si, :])[m]
+        for m in METRICS:
+            metrics[f"mean/{m}"] = lambda s, m=m: np.mean(
+                [_metrics_for(s[..., si, :])[m] for si in range(len(settings))], axis=0)
+            n_of[f"mean/{m}"] = lambda s, m=m: sum(
+                _denominators(s[..., si, :])[m] for si in range(len(settings)))
+        totals = counts.sum(axis=0)
+        return TaskScore(
+            metrics=bootstrap_metrics(counts, metrics, n_of, seed=seed),
+            counts={s: dict(zip(COUNTS, map(int, totals[i]))) for i, s in enumerate(settings)},
+            n_images=len(units),
+        )

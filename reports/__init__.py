@@ -1,0 +1,1 @@
+"""Rendering of run results (installed as vlmeval.reports)."""

@@ -1,0 +1,1 @@
+"""Tasks (installed as vlmeval.tasks): what a user reports besides hallucination."""

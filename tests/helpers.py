@@ -1,0 +1,41 @@
+"""Planted adapters for tests: behaviour we control, so metrics have known values."""
+
+from __future__ import annotations
+
+from vlmeval.adapters.baselines import BlindAdapter
+
+
+class FlakyAdapter(BlindAdapter):
+    """The blind baseline, but raises on chosen prompts and (optionally) after N batches."""
+
+    def __init__(self, fail_on: str | None = None, interrupt_after: int | None = None) -> None:
+        super().__init__("test:flaky")
+        self.fingerprint = "baseline:blind@1"  # same behaviour as the blind baseline
+        self.fail_on = fail_on
+        self.interrupt_after = interrupt_after
+        self.batches = 0
+        self.seen: list[str] = []
+
+    def generate(self, requests):
+        if self.interrupt_after is not None and self.batches >= self.interrupt_after:
+            raise KeyboardInterrupt
+        self.batches += 1
+        if self.fail_on and any(self.fail_on in r.prompt for r in requests):
+            raise RuntimeError("planted failure")
+        self.seen.extend(r.request_id for r in requests)
+        return super().generate(requests)
+
+
+class SlowBlindAdapter(BlindAdapter):
+    """The blind baseline with a delay per batch, so a test can kill it mid-run."""
+
+    def __init__(self, delay_s: float) -> None:
+        super().__init__("test:slow-blind")
+        self.fingerprint = "baseline:blind@1"
+        self.delay_s = delay_s
+
+    def generate(self, requests):
+        import time
+
+        time.sleep(self.delay_s)
+        return super().generate(requests)

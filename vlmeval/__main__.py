@@ -1,0 +1,3 @@
+from vlmeval.cli import main
+
+raise SystemExit(main())

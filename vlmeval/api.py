@@ -1,0 +1,37 @@
+"""The Python API: the same run as the CLI, returning results and the run directory."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+from vlmeval.adapters import Adapter
+from vlmeval.runner import RunConfig, RunResult, run
+
+
+def evaluate(
+    model: str | Adapter,
+    *,
+    suite: str | None = None,
+    tasks: Sequence[str] = (),
+    out: str | Path | None = None,
+    limit: int | None = None,
+    batch_size: int = 8,
+    seed: int = 0,
+    policy: str = "official",
+    overwrite: bool = False,
+) -> RunResult:
+    """Run a suite (or a list of tasks) on a model; resumes if `out` holds this run.
+
+    model: a model spec (as on the command line) or an object following the Adapter protocol.
+    """
+    adapter = None if isinstance(model, str) else model
+    spec = model if isinstance(model, str) else model.name
+    config = RunConfig(model=spec, suite=suite, tasks=tuple(tasks),
+                       out=Path(out) if out is not None else None, limit=limit,
+                       batch_size=batch_size, seed=seed, policy=policy, overwrite=overwrite,
+                       argv=("vlmeval.evaluate", spec))
+    return run(config, adapter)
+
+
+__all__ = ["evaluate", "RunResult"]

@@ -1,0 +1,112 @@
+"""Command line: `vlmeval run | list`.
+
+Imports of the engine happen inside the commands, so `vlmeval --help` is instant.
+Exit codes: 0 success, 2 bad input (one-line error), 130 interrupted (resume by running the
+same command again).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Sequence
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a number >= 1, got {value}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="vlmeval",
+        description="Evaluation and hallucination benchmarks for vision-language models.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    run = sub.add_parser("run", help="run a suite or tasks on a model; resumes if interrupted",
+                         description="Run a suite or tasks on a model. Running the same command "
+                                     "again resumes an interrupted run.")
+    run.add_argument("--model", required=True,
+                     help="model spec: a name from `vlmeval list adapters` (e.g. baseline:oracle)")
+    what = run.add_mutually_exclusive_group(required=True)
+    what.add_argument("--suite", help="a suite from `vlmeval list suites` (e.g. hallucination)")
+    what.add_argument("--tasks", help="comma-separated tasks or probes (e.g. pope)")
+    run.add_argument("--out", type=Path, help="run directory (default: runs/<model>__<suite>)")
+    run.add_argument("--limit", type=_positive_int, help="use at most N samples per task")
+    run.add_argument("--batch-size", type=_positive_int, default=8, help="requests per batch (8)")
+    run.add_argument("--seed", type=int, default=0, help="seed for sampling and bootstrap (0)")
+    run.add_argument("--policy", default="official", choices=["official", "strict"],
+                     help="main parsing policy; results also report the other (official)")
+    run.add_argument("--overwrite", action="store_true",
+                     help="replace a run directory that holds a different run")
+
+    lst = sub.add_parser("list", help="list adapters, tasks, probes or suites")
+    lst.add_argument("what", nargs="?", default="all",
+                     choices=["all", "adapters", "tasks", "probes", "suites"])
+    return parser
+
+
+def cmd_run(args: argparse.Namespace, argv: Sequence[str]) -> int:
+    from vlmeval.reports.text import results_table
+    from vlmeval.runner import RunConfig, run
+
+    tasks = tuple(t.strip() for t in args.tasks.split(",") if t.strip()) if args.tasks else ()
+    config = RunConfig(model=args.model, suite=args.suite, tasks=tasks, out=args.out,
+                       limit=args.limit, batch_size=args.batch_size, seed=args.seed,
+                       policy=args.policy, overwrite=args.overwrite,
+                       argv=("vlmeval", *argv))
+    result = run(config)
+    print(results_table(result.results))
+    print(f"\nrun directory: {result.run_dir}")
+    return 0
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    from vlmeval.adapters import MODELS, describe
+    from vlmeval.probes import PROBES
+    from vlmeval.tasks.base import TASKS
+    from vlmeval.tasks.suites import SUITES
+
+    sections = {
+        "adapters": [(n, describe(MODELS.get(n))) for n in MODELS],
+        "tasks": [(n, describe(TASKS.get(n))) for n in TASKS],
+        "probes": [(n, describe(PROBES.get(n))) for n in PROBES],
+        "suites": [(n, ", ".join(SUITES.get(n))) for n in SUITES],
+    }
+    chosen = sections if args.what == "all" else {args.what: sections[args.what]}
+    for title, rows in chosen.items():
+        print(f"{title}:")
+        if not rows:
+            print("  (none yet)")
+        width = max((len(n) for n, _ in rows), default=0)
+        for name, text in rows:
+            print(f"  {name:<{width}}  {text}")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser().parse_args(argv)
+    from vlmeval.errors import UserError
+
+    try:
+        if args.command == "run":
+            return cmd_run(args, argv)
+        return cmd_list(args)
+    except UserError as e:
+        print(f"vlmeval: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("\nvlmeval: interrupted; everything finished so far is saved. Run the same command "
+              "again to resume.", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,68 @@
+"""Answer parsers: named, versioned policies.
+
+`official` reproduces a benchmark's reference evaluator, quirks included, so numbers match
+published ones. `strict` reads only what it can read with confidence and returns `unparsed`
+otherwise; unparsed answers are counted and shown, never coerced into yes or no.
+"""
+
+from __future__ import annotations
+
+import re
+
+from vlmeval.errors import ConfigError
+from vlmeval.records import Parsed
+
+POLICIES = ("official", "strict")
+# Bump a version whenever its policy's behaviour changes; results record it.
+POLICY_VERSIONS = {"official": "pope-ref-1", "strict": "1"}
+
+_WORD = re.compile(r"[a-z]+(?:'[a-z]+)?")
+_YES = frozenset({"yes", "yeah", "yep", "yup"})
+_NO = frozenset({"no", "nope", "nah"})
+_NEGATION = frozenset({"not", "never", "none", "nothing"})
+
+
+def check_policy(policy: str) -> str:
+    if policy not in POLICIES:
+        raise ConfigError(f"unknown parsing policy {policy!r} (valid: {', '.join(POLICIES)})")
+    return policy
+
+
+def yes_no_official(raw: str) -> Parsed:
+    """The POPE reference rule (evaluate.py of the POPE repository).
+
+    Keep the text before the first period, drop commas, split on single spaces; the answer is
+    "no" if a token equals "No", "not" or "no", and "yes" otherwise. So "", "NO", "Nope" and
+    "There isn't one" all read as "yes", exactly as the reference counts them.
+    """
+    text = raw.split(".")[0] if "." in raw else raw
+    words = text.replace(",", "").split(" ")
+    if "No" in words or "not" in words or "no" in words:
+        return Parsed.ok("no")
+    return Parsed.ok("yes")
+
+
+def yes_no_strict(raw: str) -> Parsed:
+    """Yes or no only when the answer starts with one and nothing later contradicts it.
+
+    The first word must be a yes-word (yes, yeah, yep, yup) or a no-word (no, nope, nah), in any
+    case. A yes followed by a no-word, a negation or an n't contraction, or a no followed by a
+    yes-word, is unparsed ("yes and no"). Empty or anything else ("There isn't one") is unparsed.
+    """
+    words = _WORD.findall(raw.lower())
+    if not words:
+        return Parsed.unparsed()
+    first, rest = words[0], words[1:]
+    if first in _YES:
+        negated = any(w in _NO or w in _NEGATION or w.endswith("n't") for w in rest)
+        return Parsed.unparsed() if negated else Parsed.ok("yes")
+    if first in _NO:
+        return Parsed.unparsed() if any(w in _YES for w in rest) else Parsed.ok("no")
+    return Parsed.unparsed()
+
+
+YES_NO = {"official": yes_no_official, "strict": yes_no_strict}
+
+
+def parse_yes_no(raw: str, policy: str) -> Parsed:
+    return YES_NO[check_policy(policy)](raw)
