@@ -27,7 +27,7 @@ from vlmeval.data import scenes_samples
 from vlmeval.errors import ConfigError
 from vlmeval.parsing import parse_yes_no
 from vlmeval.probes import PROBES
-from vlmeval.records import Parsed, Request, Sample
+from vlmeval.records import Parsed, Request, Sample, Verdict
 from vlmeval.stats import bootstrap_metrics, safe_ratio
 from vlmeval.tasks.base import Task, TaskScore
 
@@ -200,9 +200,9 @@ class PopeProbe(Task):
     def parse(self, raw: str, policy: str) -> Parsed:
         return parse_yes_no(raw, policy)
 
-    def verdict(self, record: dict[str, Any], parsed: Parsed) -> dict[str, Any]:
+    def verdict(self, record: dict[str, Any], parsed: Parsed) -> Verdict:
         which = COUNTS[outcome(record["meta"]["label"], parsed)]
-        return {"correct": which in ("tp", "tn"), "outcome": which}
+        return Verdict(correct=which in ("tp", "tn"), outcome=which)
 
     def score(self, records: Sequence[dict[str, Any]], policy: str, seed: int) -> TaskScore:
         units = {sid: i for i, sid in enumerate(dict.fromkeys(r["sample_id"] for r in records))}

@@ -11,7 +11,7 @@ from typing import Any, ClassVar, Sequence
 
 from vlmeval.errors import ConfigError
 from vlmeval.parsing import POLICIES
-from vlmeval.records import Metric, Parsed, Request
+from vlmeval.records import Metric, Parsed, Request, Verdict
 from vlmeval.registry import Registry
 
 
@@ -40,7 +40,7 @@ class Task:
     def parse(self, raw: str, policy: str) -> Parsed:
         raise NotImplementedError
 
-    def verdict(self, record: dict[str, Any], parsed: Parsed) -> dict[str, Any]:
+    def verdict(self, record: dict[str, Any], parsed: Parsed) -> Verdict:
         raise NotImplementedError
 
     def score(self, records: Sequence[dict[str, Any]], policy: str, seed: int) -> "TaskScore":

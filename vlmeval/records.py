@@ -103,6 +103,26 @@ class Parsed:
 
 
 @dataclass(frozen=True)
+class Verdict:
+    """How one parsed answer scores against its target.
+
+    correct: None when correctness does not apply to the task (e.g. a free caption).
+    outcome: a task-specific label (POPE: tp, fp, tn, fn, unparsed_pos, unparsed_neg).
+    scores: per-sample numbers (e.g. VQA accuracy 0.3), plain floats.
+    """
+
+    correct: bool | None
+    outcome: str
+    scores: Mapping[str, float] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "scores", _frozen(self.scores))
+
+    def to_json(self) -> dict[str, Any]:
+        return {"correct": self.correct, "outcome": self.outcome, "scores": dict(self.scores)}
+
+
+@dataclass(frozen=True)
 class Metric:
     """A metric value with its bootstrap 95% CI and the number of units it was computed on.
 

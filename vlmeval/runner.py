@@ -130,7 +130,7 @@ def make_record(task: Task, request: Request, pred: Prediction, policy: str) -> 
     parsed = Parsed(None, "error") if pred.raw is None else task.parse(pred.raw, policy)
     record.update(
         parsed=parsed.answer, parse_status=parsed.status,
-        verdict=None if pred.raw is None else task.verdict(record, parsed),
+        verdict=None if pred.raw is None else task.verdict(record, parsed).to_json(),
         option_logprobs=list(pred.option_logprobs) if pred.option_logprobs is not None else None,
         error=pred.error, latency_ms=pred.latency_ms,
     )
