@@ -1,0 +1,1 @@
+"""Our own LLaVA-style VLM: ViT encoder -> connector -> decoder LM (imports torch)."""

@@ -1,0 +1,31 @@
+"""ViT encoder: patch embedding -> position embedding -> blocks -> patch features."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from vlmeval.vlm.config import VisionConfig
+from vlmeval.vlm.layers import Block
+
+
+class VisionEncoder(nn.Module):
+    """Images (B, 3, S, S) in [0, 1] -> patch features (B, N, Dv), N = (S / patch)^2."""
+
+    def __init__(self, cfg: VisionConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.patch = nn.Conv2d(3, cfg.dim, kernel_size=cfg.patch_size, stride=cfg.patch_size)
+        self.pos = nn.Parameter(torch.zeros(1, cfg.n_patches, cfg.dim))
+        nn.init.normal_(self.pos, std=0.02)
+        self.blocks = nn.ModuleList(Block(cfg.dim, cfg.heads, cfg.mlp_ratio) for _ in range(cfg.depth))
+        self.ln = nn.LayerNorm(cfg.dim)
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        B = images.shape[0]
+        x = self.patch(images * 2.0 - 1.0)  # (B, Dv, G, G)
+        x = x.flatten(2).transpose(1, 2) + self.pos  # (B, N, Dv)
+        for block in self.blocks:
+            x, _ = block(x)
+        assert x.shape == (B, self.cfg.n_patches, self.cfg.dim)
+        return self.ln(x)
