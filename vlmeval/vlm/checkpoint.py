@@ -1,0 +1,75 @@
+"""Our checkpoint format: a directory that says what it is.
+
+    config.json        {"format": "vlmeval-vlm", "format_version": 1, "config": VLMConfig}
+    model.safetensors  the weights (no pickle)
+    tokenizer.json     the `tokenizers` word-level tokenizer
+    train.json         recipe, seeds, steps, losses (whatever the trainer records)
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from safetensors.torch import load_file, save_file
+from tokenizers import Tokenizer
+
+from vlmeval.errors import ConfigError
+from vlmeval.vlm.config import VLMConfig
+from vlmeval.vlm.model import VLM
+from vlmeval.vlm.tokenizer import load_tokenizer
+
+FORMAT = "vlmeval-vlm"
+FORMAT_VERSION = 1
+FILES = ("config.json", "model.safetensors", "tokenizer.json", "train.json")
+
+
+def is_checkpoint(path: Path) -> bool:
+    """True for a directory in our format (the marker in config.json decides)."""
+    config = Path(path) / "config.json"
+    if not config.is_file():
+        return False
+    try:
+        return json.loads(config.read_text()).get("format") == FORMAT
+    except (json.JSONDecodeError, AttributeError):
+        return False
+
+
+def save_checkpoint(out: Path, model: VLM, tokenizer: Tokenizer, train: dict[str, Any]) -> None:
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    config = {"format": FORMAT, "format_version": FORMAT_VERSION, "config": model.cfg.to_json()}
+    (out / "config.json").write_text(json.dumps(config, indent=2) + "\n")
+    save_file({k: v.detach().contiguous() for k, v in model.state_dict().items()},
+              str(out / "model.safetensors"))
+    tokenizer.save(str(out / "tokenizer.json"))
+    (out / "train.json").write_text(json.dumps(train, indent=2) + "\n")
+
+
+def load_checkpoint(path: Path) -> tuple[VLM, Tokenizer, dict[str, Any]]:
+    """Model (eval mode), tokenizer and training record; errors name the file and the fix."""
+    path = Path(path)
+    missing = [f for f in FILES if not (path / f).is_file()]
+    if missing:
+        raise ConfigError(f"{path}: not a vlmeval checkpoint, missing {', '.join(missing)} "
+                          f"(a checkpoint directory holds {', '.join(FILES)})")
+    meta = json.loads((path / "config.json").read_text())
+    if meta.get("format") != FORMAT:
+        raise ConfigError(f"{path / 'config.json'}: field 'format' is {meta.get('format')!r}, "
+                          f"expected {FORMAT!r}; use --adapter to choose another loader")
+    if meta.get("format_version") != FORMAT_VERSION:
+        raise ConfigError(f"{path / 'config.json'}: format_version {meta.get('format_version')!r} "
+                          f"is not supported (this vlmeval reads {FORMAT_VERSION}); upgrade vlmeval")
+    model = VLM(VLMConfig.from_json(meta["config"]))
+    state = load_file(str(path / "model.safetensors"))
+    result = model.load_state_dict(state, strict=False)
+    if result.missing_keys or result.unexpected_keys:
+        raise ConfigError(f"{path / 'model.safetensors'}: weights do not match config.json "
+                          f"(missing {result.missing_keys[:3]}, unexpected "
+                          f"{result.unexpected_keys[:3]}); re-save the checkpoint")
+    tokenizer = load_tokenizer(path / "tokenizer.json")
+    if tokenizer.get_vocab_size() != model.cfg.lm.vocab_size:
+        raise ConfigError(f"{path / 'tokenizer.json'}: {tokenizer.get_vocab_size()} tokens but "
+                          f"config lm.vocab_size is {model.cfg.lm.vocab_size}; re-save the checkpoint")
+    return model.eval(), tokenizer, json.loads((path / "train.json").read_text())
