@@ -7,7 +7,7 @@ from typing import Sequence
 from PIL import Image
 
 from vlmeval.data import scenes
-from vlmeval.records import ImageRef
+from vlmeval.records import ImageRef, Sample
 
 
 def load_image(ref: ImageRef) -> Image.Image:
@@ -35,10 +35,8 @@ def load_images(refs: Sequence[ImageRef | None]) -> list[Image.Image | None]:
     return out
 
 
-def scenes_samples(split: str = "eval", n: int = scenes.EVAL_SIZE) -> list["Sample"]:
+def scenes_samples(split: str = "eval", n: int = scenes.EVAL_SIZE) -> list[Sample]:
     """The built-in world as Samples (ground truth in `objects` and `fields['scene']`)."""
-    from vlmeval.records import Sample
-
     out = []
     for s in scenes.scenes(split, n):
         ref = ImageRef("scenes", s.key, scenes.scene_sha256(split, s.index))

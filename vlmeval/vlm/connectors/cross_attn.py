@@ -48,7 +48,7 @@ class CrossAttnConnector(Connector):
         return 0
 
     def memory_size(self, n_patches: int) -> int:
-        return n_patches // (self.cfg.pool * self.cfg.pool)
+        return super().num_tokens(n_patches)  # pooled patches, as prefix connectors count them
 
     def forward(self, patches: torch.Tensor) -> torch.Tensor:
         return self.proj(self.pool(patches))  # (B, M, D): the memory, not sequence tokens
