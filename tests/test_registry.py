@@ -25,4 +25,4 @@ def test_unknown_names_suggest_and_list():
         suite_tasks("halucination")
     with pytest.raises(UnknownName) as e:
         resolve_task("zzz")
-    assert "did you mean" not in str(e.value) and "(valid: pope" in str(e.value)
+    assert "did you mean" not in str(e.value) and "(valid: counting, pope, spatial)" in str(e.value)

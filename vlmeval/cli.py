@@ -1,4 +1,4 @@
-"""Command line: `vlmeval run | list`.
+"""Command line: `vlmeval run | train | list`.
 
 Imports of the engine happen inside the commands, so `vlmeval --help` is instant.
 Exit codes: 0 success, 2 bad input (one-line error), 130 interrupted (resume by running the
@@ -33,7 +33,10 @@ def build_parser() -> argparse.ArgumentParser:
                          description="Run a suite or tasks on a model. Running the same command "
                                      "again resumes an interrupted run.")
     run.add_argument("--model", required=True,
-                     help="model spec: a name from `vlmeval list adapters` (e.g. baseline:oracle)")
+                     help="a checkpoint directory or a name from `vlmeval list adapters` "
+                          "(e.g. zoo:scenes-mlp2x_gelu, baseline:oracle)")
+    run.add_argument("--adapter", help="force how a checkpoint directory is loaded "
+                                       "(default: detected from its files)")
     what = run.add_mutually_exclusive_group(required=True)
     what.add_argument("--suite", help="a suite from `vlmeval list suites` (e.g. hallucination)")
     what.add_argument("--tasks", help="comma-separated tasks or probes (e.g. pope)")
@@ -45,6 +48,27 @@ def build_parser() -> argparse.ArgumentParser:
                      help="main parsing policy; results also report the other (official)")
     run.add_argument("--overwrite", action="store_true",
                      help="replace a run directory that holds a different run")
+
+    train = sub.add_parser("train", help="train our own VLM on the scenes world",
+                           description="Train our own LLaVA-style VLM on the scenes train split: "
+                                       "encoder (CLIP-style), LM, align, instruct. Writes a "
+                                       "checkpoint directory that `vlmeval run --model DIR` reads.")
+    train.add_argument("--connector", default="mlp2x_gelu",
+                       help="linear, mlp2x_gelu, resampler or cross_attn (mlp2x_gelu)")
+    train.add_argument("--out", type=Path, required=True, help="checkpoint directory to write")
+    train.add_argument("--steps", help="steps per stage, e.g. encoder=1500,lm=1000,align=400,"
+                                       "instruct=2000 (defaults: the shipped recipe)")
+    train.add_argument("--text-mix", type=float, help="share of text-only examples in the "
+                                                      "instruct stage (recipe default)")
+    train.add_argument("--seed", type=int, default=0, help="seed of every stage (0)")
+    train.add_argument("--encoder-objective", choices=["dense", "clip"],
+                       help="encoder pretraining: dense supervision (default) or CLIP-style "
+                            "InfoNCE on captions")
+    train.add_argument("--train-images", type=_positive_int,
+                       help="train-split scenes in the training pool (recipe default)")
+    train.add_argument("--base", type=Path,
+                       help="directory for the connector-independent encoder and LM: reused if "
+                            "trained there with the same recipe, else trained and saved there")
 
     lst = sub.add_parser("list", help="list adapters, tasks, probes or suites")
     lst.add_argument("what", nargs="?", default="all",
@@ -59,11 +83,28 @@ def cmd_run(args: argparse.Namespace, argv: Sequence[str]) -> int:
     tasks = tuple(t.strip() for t in args.tasks.split(",") if t.strip()) if args.tasks else ()
     config = RunConfig(model=args.model, suite=args.suite, tasks=tasks, out=args.out,
                        limit=args.limit, batch_size=args.batch_size, seed=args.seed,
-                       policy=args.policy, overwrite=args.overwrite,
+                       policy=args.policy, overwrite=args.overwrite, adapter=args.adapter,
                        argv=("vlmeval", *argv))
     result = run(config)
     print(results_table(result.results))
     print(f"\nrun directory: {result.run_dir}")
+    return 0
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from vlmeval.vlm.train import parse_steps, recipe_for, train
+
+    recipe = recipe_for(args.connector, seed=args.seed, text_mix=args.text_mix,
+                        steps=parse_steps(args.steps) if args.steps else {},
+                        train_images=args.train_images,
+                        **({"encoder_objective": args.encoder_objective}
+                           if args.encoder_objective else {}))
+    record = train(recipe, args.out, base=args.base)
+    val = ", ".join(f"{k} {v:.3f}" for k, v in record["validation"].items())
+    print(f"trained {recipe.connector} in {record['total_seconds']:.0f} s "
+          f"({record['params']:,} parameters, {record['image_tokens']} image tokens)")
+    print(f"held-out first-token accuracy: {val}")
+    print(f"checkpoint: {args.out}  (evaluate: vlmeval run --model {args.out} --suite hallucination)")
     return 0
 
 
@@ -98,6 +139,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "run":
             return cmd_run(args, argv)
+        if args.command == "train":
+            return cmd_train(args)
         return cmd_list(args)
     except UserError as e:
         print(f"vlmeval: error: {e}", file=sys.stderr)

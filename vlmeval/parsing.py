@@ -66,3 +66,38 @@ YES_NO = {"official": yes_no_official, "strict": yes_no_strict}
 
 def parse_yes_no(raw: str, policy: str) -> Parsed:
     return YES_NO[check_policy(policy)](raw)
+
+
+NUMBER_WORDS = {w: i for i, w in enumerate(
+    ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
+     "eleven", "twelve"))} | {"no": 0, "none": 0}
+_NUMBER = re.compile(r"\d+|[a-z]+")
+
+
+def count_official(raw: str) -> Parsed:
+    """The first number in the answer, as digits or a number word ("There are two." -> 2;
+    "no stars" -> 0). An answer with no number is unparsed, never 0."""
+    for token in _NUMBER.findall(raw.lower()):
+        if token.isdigit():
+            return Parsed.ok(str(int(token)))
+        if token in NUMBER_WORDS:
+            return Parsed.ok(str(NUMBER_WORDS[token]))
+    return Parsed.unparsed()
+
+
+def count_strict(raw: str) -> Parsed:
+    """Only an answer that is a number and nothing else ("2", "Two.", " 3 "); "no" and "none"
+    are not numbers here."""
+    text = raw.strip().rstrip(".!").strip().lower()
+    if text.isdigit():
+        return Parsed.ok(str(int(text)))
+    if text in NUMBER_WORDS and text not in ("no", "none"):
+        return Parsed.ok(str(NUMBER_WORDS[text]))
+    return Parsed.unparsed()
+
+
+COUNT = {"official": count_official, "strict": count_strict}
+
+
+def parse_count(raw: str, policy: str) -> Parsed:
+    return COUNT[check_policy(policy)](raw)

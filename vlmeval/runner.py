@@ -46,6 +46,7 @@ class RunConfig:
     seed: int = 0
     policy: str = "official"
     overwrite: bool = False
+    adapter: str | None = None
     argv: tuple[str, ...] = field(default_factory=tuple)
 
     def task_names(self) -> tuple[str, ...]:
@@ -217,7 +218,7 @@ def run(config: RunConfig, adapter: Adapter | None = None) -> RunResult:
         raise ConfigError(f"--batch-size must be at least 1, got {config.batch_size}")
     tasks = [resolve_task(name)(limit=config.limit, seed=config.seed)
              for name in config.task_names()]
-    adapter = adapter or resolve_model(config.model)
+    adapter = adapter or resolve_model(config.model, config.adapter)
     plans = {t.name: t.requests() for t in tasks}
     store = RunStore(config.out or default_run_dir(config))
     if config.overwrite:
@@ -252,6 +253,7 @@ def run(config: RunConfig, adapter: Adapter | None = None) -> RunResult:
     except BaseException:
         meta.update(status="interrupted")
         meta["attempts"][-1]["computed"] = _stored(store, tasks) - stored_before
+        meta["attempts"][-1]["counters"] = adapter.counters()
         store.write_run(meta)
         raise
     results = {
@@ -263,5 +265,6 @@ def run(config: RunConfig, adapter: Adapter | None = None) -> RunResult:
     store.write_results(results)
     meta.update(status="finished", finished=_now())
     meta["attempts"][-1]["computed"] = _stored(store, tasks) - stored_before
+    meta["attempts"][-1]["counters"] = adapter.counters()
     store.write_run(meta)
     return RunResult(store.root, results)

@@ -1,16 +1,23 @@
 """Adapters and model specs.
 
-A model spec is a registered name (`baseline:oracle`, later `zoo:...`) or a checkpoint
-directory. `resolve_model` turns a spec into an Adapter.
+A model spec is a registered name (`baseline:oracle`, `zoo:scenes-mlp2x_gelu`) or a checkpoint
+directory. For a directory, the adapter is picked from its contents (each registered loader's
+`detect`); `--adapter NAME` forces one. `resolve_model` turns a spec into an Adapter.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable
 
 from vlmeval.adapters.base import Adapter
 from vlmeval.adapters.baselines import AlwaysYesAdapter, BlindAdapter, OracleAdapter
+from vlmeval.errors import ConfigError
 from vlmeval.registry import Registry, UnknownName
+
+ZOO_DIR = Path(__file__).resolve().parent.parent / "zoo"
+DEFAULT_MODEL = "zoo:scenes-mlp2x_gelu"
 
 # Named models: spec -> factory(spec) -> Adapter.
 MODELS: Registry[Callable[[str], Adapter]] = Registry("model")
@@ -19,10 +26,76 @@ MODELS.register("baseline:always-yes")(AlwaysYesAdapter)
 MODELS.register("baseline:blind")(BlindAdapter)
 
 
-def resolve_model(spec: str) -> Adapter:
-    """Build the adapter for a model spec; unknown specs fail with the valid names."""
-    if spec in MODELS:
+@dataclass(frozen=True)
+class Loader:
+    """How to load a checkpoint directory: `detect(path)` says whether it is this loader's
+    format, `load(spec, path)` builds the adapter. Imports stay inside, so listing is cheap."""
+
+    detect: Callable[[Path], bool]
+    load: Callable[[str, Path], Adapter]
+    about: str
+
+
+def _native_detect(path: Path) -> bool:
+    from vlmeval.vlm.checkpoint import is_checkpoint
+    return is_checkpoint(path)
+
+
+def _native_load(spec: str, path: Path) -> Adapter:
+    from vlmeval.adapters.native import NativeAdapter
+    return NativeAdapter(spec, path)
+
+
+LOADERS: Registry[Loader] = Registry("adapter")
+LOADERS.register("native")(Loader(_native_detect, _native_load,
+                                  "our own VLM (config.json with \"format\": \"vlmeval-vlm\")"))
+
+
+def _zoo_factory(path: Path) -> Callable[[str], Adapter]:
+    def factory(spec: str) -> Adapter:
+        return _native_load(spec, path)
+    factory.__doc__ = f"shipped checkpoint {path.name}: " + _zoo_summary(path)
+    return factory
+
+
+def _zoo_summary(path: Path) -> str:
+    import json
+    try:
+        config = json.loads((path / "config.json").read_text())["config"]
+    except (OSError, KeyError, ValueError):
+        return "(unreadable config.json)"
+    return f"our VLM, {config['connector']['name']} connector, trained on the scenes world"
+
+
+for _path in sorted(ZOO_DIR.glob("*/config.json")):
+    MODELS.register(f"zoo:{_path.parent.name}")(_zoo_factory(_path.parent))
+
+
+def resolve_model(spec: str, adapter: str | None = None) -> Adapter:
+    """Build the adapter for a model spec; unknown specs fail with the valid names.
+
+    adapter: a LOADERS name that forces how a directory is loaded."""
+    if adapter is not None and adapter not in LOADERS:
+        raise UnknownName(LOADERS.unknown_message(adapter))
+    if spec in MODELS and not Path(spec).is_dir():
+        if adapter is not None:
+            raise ConfigError(f"--adapter {adapter} applies to checkpoint directories, but "
+                              f"{spec!r} is a named model; drop --adapter")
         return MODELS.get(spec)(spec)
+    path = Path(spec)
+    if path.is_dir():
+        if adapter is not None:
+            return LOADERS.get(adapter).load(spec, path)
+        for name in LOADERS:
+            if LOADERS.get(name).detect(path):
+                return LOADERS.get(name).load(spec, path)
+        raise ConfigError(
+            f"{path}: no adapter recognises this directory (expected config.json with "
+            f"\"format\": \"vlmeval-vlm\" for a vlmeval checkpoint); pass --adapter "
+            f"{{{','.join(LOADERS)}}} to force one")
+    if spec.startswith((".", "/", "~")) or "/" in spec:
+        raise ConfigError(f"--model {spec}: no such directory; give a checkpoint directory or a "
+                          f"name from `vlmeval list adapters`")
     raise UnknownName(
         MODELS.unknown_message(spec).replace("unknown model", "unknown model (not a directory either)", 1)
     )
@@ -33,4 +106,4 @@ def describe(factory: Callable) -> str:
     return doc.splitlines()[0] if doc else ""
 
 
-__all__ = ["Adapter", "MODELS", "resolve_model", "describe"]
+__all__ = ["Adapter", "MODELS", "LOADERS", "DEFAULT_MODEL", "resolve_model", "describe"]

@@ -34,3 +34,7 @@ class Adapter(Protocol):
 
     def info(self) -> dict:
         ...
+
+    def counters(self) -> dict:
+        """Running counts of work done (e.g. {"encoder_calls": n}), recorded per attempt."""
+        ...

@@ -44,6 +44,9 @@ class _Baseline:
     def info(self) -> dict:
         return {"params": 0, "image_tokens": 0}
 
+    def counters(self) -> dict:
+        return {}
+
 
 class OracleAdapter(_Baseline):
     """Answers every request with its gold target: every probe must score it perfectly."""

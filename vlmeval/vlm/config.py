@@ -8,6 +8,7 @@ from typing import Any, Literal
 from vlmeval.errors import ConfigError
 
 ImageAttention = Literal["causal", "bidirectional"]
+Stem = Literal["patch", "conv"]
 
 
 def _positive(owner: str, **values: int) -> None:
@@ -29,8 +30,14 @@ class VisionConfig:
     depth: int = 2
     heads: int = 4
     mlp_ratio: int = 4
+    stem: Stem = "patch"
 
     def __post_init__(self) -> None:
+        if self.stem not in ("patch", "conv"):
+            raise ConfigError(f"vision.stem must be 'patch' or 'conv', got {self.stem!r}")
+        if self.stem == "conv" and self.patch_size != 8:
+            raise ConfigError(f"vision.stem 'conv' downsamples by 8; set vision.patch_size to 8 "
+                              f"(got {self.patch_size}) or use stem 'patch'")
         _positive("vision", image_size=self.image_size, patch_size=self.patch_size, dim=self.dim,
                   depth=self.depth, heads=self.heads, mlp_ratio=self.mlp_ratio)
         _divides("vision", "patch_size", self.patch_size, self.image_size)

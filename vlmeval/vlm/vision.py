@@ -1,4 +1,11 @@
-"""ViT encoder: patch embedding -> position embedding -> blocks -> patch features."""
+"""ViT encoder: patch embedding -> position embedding -> blocks -> patch features.
+
+The patch embedding is either the classic one linear map per patch ("patch") or a small
+convolutional stem with the same output grid ("conv", as in Xiao et al. 2021, "Early
+convolutions help transformers see better"): three stride-2 convolutions, so each patch token
+also sees its neighbours' pixels. At 64 px with 11 px objects, that is what lets a small ViT
+tell shapes apart.
+"""
 
 from __future__ import annotations
 
@@ -15,7 +22,14 @@ class VisionEncoder(nn.Module):
     def __init__(self, cfg: VisionConfig) -> None:
         super().__init__()
         self.cfg = cfg
-        self.patch = nn.Conv2d(3, cfg.dim, kernel_size=cfg.patch_size, stride=cfg.patch_size)
+        if cfg.stem == "conv":
+            half = cfg.dim // 2
+            self.patch = nn.Sequential(
+                nn.Conv2d(3, half, 3, stride=2, padding=1), nn.GELU(),  # (B, D/2, S/2, S/2)
+                nn.Conv2d(half, half, 3, stride=2, padding=1), nn.GELU(),  # (B, D/2, S/4, S/4)
+                nn.Conv2d(half, cfg.dim, 3, stride=2, padding=1))  # (B, D, S/8, S/8)
+        else:
+            self.patch = nn.Conv2d(3, cfg.dim, kernel_size=cfg.patch_size, stride=cfg.patch_size)
         self.pos = nn.Parameter(torch.zeros(1, cfg.n_patches, cfg.dim))
         nn.init.normal_(self.pos, std=0.02)
         self.blocks = nn.ModuleList(Block(cfg.dim, cfg.heads, cfg.mlp_ratio) for _ in range(cfg.depth))

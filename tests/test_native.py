@@ -1,0 +1,136 @@
+"""Our VLM end to end: the trainer writes a checkpoint, the native adapter evaluates it."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+
+from vlmeval import cli
+from vlmeval.adapters import resolve_model
+from vlmeval.adapters.native import FeatureCache, NativeAdapter
+from vlmeval.data import scenes_samples
+from vlmeval.errors import ConfigError
+from vlmeval.records import Request
+from vlmeval.registry import UnknownName
+from vlmeval.runner import RunConfig, run
+from vlmeval.vlm.checkpoint import FILES
+from vlmeval.vlm.connectors import CONNECTORS
+from vlmeval.vlm.train import parse_steps, recipe_for, train
+
+TINY = dict(encoder_batch=16, batch_size=8, vision_dim=16, vision_depth=1, lm_dim=32,
+            lm_depth=2, val_images=16)
+
+
+@pytest.fixture(scope="module", params=CONNECTORS.names())
+def checkpoint(request, tmp_path_factory):
+    out = tmp_path_factory.mktemp(request.param)
+    recipe = recipe_for(request.param, train_images=64,
+                        steps={"encoder": 3, "lm": 3, "align": 3, "instruct": 3}, **TINY)
+    train(recipe, out)
+    return out
+
+
+def _requests(n_images: int = 3) -> list[Request]:
+    samples = scenes_samples("eval", n_images)
+    out = []
+    for i, s in enumerate(samples):
+        for j, q in enumerate(("Is there a star in the image?", "How many circles are there?")):
+            out.append(Request(task="t", request_id=f"{i}/{j}", sample_id=s.id, prompt=q,
+                               image=s.image, target="yes", options=("yes", "no", "two"),
+                               max_new_tokens=4 + i))
+    out.append(Request(task="t", request_id="text", sample_id="text", prompt="What is 2 plus 3?",
+                       image=None, target="5", options=("5", "6"), max_new_tokens=3))
+    return out
+
+
+def test_checkpoint_directory_holds_the_format_files(checkpoint):
+    assert sorted(p.name for p in checkpoint.iterdir()) == sorted(FILES)
+    record = json.loads((checkpoint / "train.json").read_text())
+    assert set(record["losses"]) == {"encoder", "lm", "align", "instruct"}
+    assert all(record["losses"][s] for s in record["losses"])  # each stage logged its loss
+    assert record["recipe"]["seed"] == 0 and record["params"] > 0
+
+
+def test_batch_of_one_equals_batch_of_n(checkpoint):
+    adapter = NativeAdapter("ckpt", checkpoint, cache=FeatureCache())
+    requests = _requests()
+    batched_text, batched_scores = adapter.generate(requests), adapter.score(requests)
+    for r, text, scores in zip(requests, batched_text, batched_scores):
+        assert adapter.generate([r]) == [text]
+        assert adapter.score([r])[0] == pytest.approx(scores, abs=1e-4)
+        assert len(scores) == len(r.options) and all(s <= 0 and math.isfinite(s) for s in scores)
+
+
+def test_score_is_a_log_distribution_over_single_token_options(checkpoint):
+    adapter = NativeAdapter("ckpt", checkpoint, cache=FeatureCache())
+    vocab = [w for w in adapter.tokenizer.get_vocab() if not w.startswith("<")]
+    r = Request(task="t", request_id="0", sample_id="s", prompt="What is 2 plus 3?", image=None,
+                target="5", options=tuple(vocab))
+    total = sum(math.exp(s) for s in adapter.score([r])[0])
+    specials = 5  # <pad> <image> <bos> <eos> <unk> carry the rest of the mass
+    assert 0.0 < total <= 1.0 + 1e-5 and len(vocab) == adapter.tokenizer.get_vocab_size() - specials
+
+
+def test_encoder_runs_once_per_unique_image(checkpoint):
+    adapter = NativeAdapter("ckpt", checkpoint, cache=FeatureCache())
+    requests = _requests(n_images=3)  # 3 images, each asked twice, plus a text-only request
+    adapter.generate(requests[:2])
+    adapter.generate(requests)
+    adapter.score(requests)
+    assert adapter.counters() == {"encoder_calls": 3}
+
+
+def test_run_records_encoder_calls_equal_to_unique_images(checkpoint, tmp_path):
+    adapter = NativeAdapter(str(checkpoint), checkpoint, cache=FeatureCache())
+    config = RunConfig(model=str(checkpoint), tasks=("pope",), limit=4, out=tmp_path / "r")
+    result = run(config, adapter)
+    meta = json.loads((result.run_dir / "run.json").read_text())
+    assert meta["model"]["adapter"] == "NativeAdapter"
+    assert meta["tasks"][0]["n_requests"] == 4 * 3 * 6  # 4 images, 3 settings, 6 questions
+    assert meta["attempts"][-1]["counters"] == {"encoder_calls": 4}
+    assert meta["model"]["image_tokens"] == adapter.model.image_tokens
+
+
+def test_models_with_the_same_encoder_share_its_features(checkpoint, tmp_path):
+    cache = FeatureCache()
+    first = NativeAdapter("a", checkpoint, cache=cache)
+    first.generate(_requests())
+    other = tmp_path / "other"
+    train(recipe_for("linear", train_images=64, steps={"encoder": 3, "lm": 3, "align": 1,
+                                                       "instruct": 1}, **TINY), other)
+    second = NativeAdapter("b", other, cache=cache)  # same recipe and seed: the same encoder
+    assert second.encoder_fingerprint == first.encoder_fingerprint
+    second.generate(_requests())
+    assert (first.counters(), second.counters()) == ({"encoder_calls": 3}, {"encoder_calls": 0})
+
+
+def test_model_directory_detection_and_forced_adapter(checkpoint, tmp_path):
+    assert isinstance(resolve_model(str(checkpoint)), NativeAdapter)
+    assert isinstance(resolve_model(str(checkpoint), adapter="native"), NativeAdapter)
+    with pytest.raises(UnknownName, match="did you mean 'native'"):
+        resolve_model(str(checkpoint), adapter="nativ")
+    (tmp_path / "config.json").write_text(json.dumps({"model_type": "llava"}))
+    with pytest.raises(ConfigError, match="no adapter recognises.*--adapter"):
+        resolve_model(str(tmp_path))
+    with pytest.raises(ConfigError, match="no such directory"):
+        resolve_model("./missing-ckpt")
+
+
+def test_parse_steps_names_the_bad_part():
+    assert parse_steps("encoder=5, instruct=7") == {"encoder": 5, "instruct": 7}
+    with pytest.raises(ConfigError, match="'instrct=7'"):
+        parse_steps("instrct=7")
+
+
+def test_train_then_run_from_the_command_line(tmp_path, capsys):
+    out = tmp_path / "ckpt"
+    assert cli.main(["train", "--connector", "linear", "--out", str(out), "--train-images", "32",
+                     "--steps", "encoder=2,lm=2,align=2,instruct=2"]) == 0
+    assert "checkpoint:" in capsys.readouterr().out
+    assert cli.main(["run", "--model", str(out), "--tasks", "pope", "--limit", "2",
+                     "--out", str(tmp_path / "run")]) == 0
+    assert "random" in capsys.readouterr().out
+    assert cli.main(["train", "--connector", "lineer", "--out", str(out)]) == 2
+    assert "did you mean 'linear'" in capsys.readouterr().err

@@ -1,0 +1,105 @@
+"""Training text for our VLM, generated from the scenes train split and small text skills.
+
+- captions (stage 1 alignment, and LM pretraining as plain text: the LM learns which shapes
+  go together, the language prior that POPE's adversarial setting probes);
+- instructions (stage 2): presence with honest "no" answers, counting, spatial relations,
+  colours;
+- text skills (LM pretraining and --text-mix): small arithmetic, successors, opposites.
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Iterator
+
+from vlmeval.data import prompts
+from vlmeval.data.scenes import CATEGORIES, COLOURS, SIZES, THEMES, Scene
+
+Example = tuple[str, str]  # (question, answer)
+CAPTION_QUESTION = "Describe the image."
+OPPOSITES = {"left": "right", "right": "left", "above": "below", "below": "above",
+             "top": "bottom", "bottom": "top", "large": "small", "small": "large",
+             "yes": "no", "no": "yes"}
+# Instruction mix of stage 2 (weights).
+INSTRUCT_MIX = {"presence": 4, "count": 3, "spatial": 3, "colour": 1, "caption": 1}
+
+
+def presence(scene: Scene, rng: random.Random) -> Example:
+    """Half positives, half negatives drawn uniformly from the absent categories."""
+    present = set(scene.categories)
+    absent = [c for c in CATEGORIES if c not in present]
+    if rng.random() < 0.5 or not absent:
+        return prompts.presence_question(rng.choice(scene.categories)), "yes"
+    return prompts.presence_question(rng.choice(absent)), "no"
+
+
+def count(scene: Scene, rng: random.Random) -> Example:
+    """A category in the image (count >= 1) or, one time in four, an absent one (0)."""
+    absent = [c for c in CATEGORIES if c not in scene.categories]
+    category = rng.choice(absent) if absent and rng.random() < 0.25 else rng.choice(scene.categories)
+    return prompts.count_question(category), str(scene.count(category))
+
+
+def spatial(scene: Scene, rng: random.Random) -> Example | None:
+    """A relation between two objects of categories that occur once (unambiguous)."""
+    unique = [o for o in scene.objects if scene.count(o.category) == 1]
+    pairs = [(a, b, r) for a in unique for b in unique if a is not b
+             for r in prompts.RELATIONS if prompts.relation_holds(a, r, b) is not None]
+    if not pairs:
+        return None
+    a, b, r = rng.choice(pairs)
+    answer = "yes" if prompts.relation_holds(a, r, b) else "no"
+    return prompts.spatial_question(a.category, r, b.category), answer
+
+
+def colour(scene: Scene, rng: random.Random) -> Example | None:
+    unique = [o for o in scene.objects if scene.count(o.category) == 1]
+    if not unique:
+        return None
+    o = rng.choice(unique)
+    return prompts.colour_question(o.category), o.colour
+
+
+def caption(scene: Scene, rng: random.Random) -> Example:
+    return CAPTION_QUESTION, prompts.caption(scene)
+
+
+_KINDS = {"presence": presence, "count": count, "spatial": spatial, "colour": colour,
+          "caption": caption}
+
+
+def instruction(scene: Scene, rng: random.Random) -> Example:
+    """One stage-2 example about the scene, drawn from INSTRUCT_MIX."""
+    kinds, weights = zip(*INSTRUCT_MIX.items())
+    while True:
+        example = _KINDS[rng.choices(kinds, weights)[0]](scene, rng)
+        if example is not None:
+            return example
+
+
+def text_skill(rng: random.Random) -> Example:
+    """A text-only question the LM should keep answering after visual tuning."""
+    kind = rng.randrange(4)
+    if kind == 0:
+        a, b = rng.randrange(10), rng.randrange(10)
+        return f"What is {a} plus {b}?", str(a + b)
+    if kind == 1:
+        n = rng.randrange(19)
+        return f"What number comes after {n}?", str(n + 1)
+    if kind == 2:
+        word = rng.choice(sorted(OPPOSITES))
+        return f"What is the opposite of {word}?", OPPOSITES[word]
+    n = rng.randrange(10)
+    return f"How do you write {n} in words?", prompts.NUMBER_WORDS[n]
+
+
+def vocabulary_corpus() -> Iterator[str]:
+    """Every word the templates can produce (the tokenizer's training text)."""
+    yield from (prompts.presence_question(c) + " " + prompts.count_question(c) + " "
+                + prompts.colour_question(c) for c in CATEGORIES)
+    yield from (prompts.spatial_question("star", r, "moon") for r in prompts.RELATIONS)
+    yield " ".join([*COLOURS, *SIZES, *THEMES, *prompts.ROWS, *prompts.COLUMNS,
+                    *prompts.NUMBER_WORDS, *OPPOSITES, *(str(n) for n in range(20))])
+    yield "a an at on in the center . , ? : yes no " + CAPTION_QUESTION
+    yield "What is 1 plus 2? What number comes after 3? What is the opposite of left? " \
+          "How do you write 4 in words?"

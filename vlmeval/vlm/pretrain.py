@@ -1,0 +1,163 @@
+"""Stages 1-2 of the recipe: the vision encoder and the LM, before they meet.
+
+Encoder objectives (Recipe.encoder_objective):
+- "clip": CLIP-style symmetric InfoNCE between image and caption embeddings (a small causal
+  text tower, pooled at <eos>). It trains (600 steps at batch 256 reach loss 0.45), but
+  matching whole captions within a batch can be done from colours and layout alone, and
+  nothing forces the fine shape distinctions POPE asks about.
+- "dense" (the default, the documented alternative): supervised dense prediction, as detector-
+  or segmentation-pretrained backbones are. Each patch predicts the category, colour and size
+  of the object whose box covers the patch centre (or background), from train-split ground
+  truth. Every object covers at least one patch centre (objects are >= 11 px, patches 8 px).
+  Labels come from the train split only; nothing about the eval split or its questions.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from typing import TYPE_CHECKING
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from vlmeval.data import prompts, scenes
+from vlmeval.vlm import curriculum, template
+from vlmeval.vlm.config import LMConfig
+from vlmeval.vlm.lm import DecoderLM
+from vlmeval.vlm.tokenizer import PAD
+from vlmeval.vlm.vision import VisionEncoder
+
+if TYPE_CHECKING:
+    from vlmeval.vlm.train import Recipe
+
+ENCODER_OBJECTIVES = ("dense", "clip")
+
+
+def _loop(*args, **kwargs) -> None:
+    from vlmeval.vlm.train import run_loop
+    run_loop(*args, **kwargs)
+
+
+def to_float(images: torch.Tensor) -> torch.Tensor:
+    return images.float() / 255.0
+
+
+# --- encoder: dense supervision -------------------------------------------------------------
+
+def patch_labels(n: int, patch: int, image_size: int) -> torch.Tensor:
+    """(n, N, 3) long: category (0 = background), colour and size index of the object covering
+    each patch centre of train scenes [0, n)."""
+    grid = image_size // patch
+    centres = np.arange(grid) * patch + (patch - 1) / 2.0
+    colours, sizes = list(scenes.COLOURS), list(scenes.SIZES)
+    out = np.zeros((n, grid, grid, 3), dtype=np.int64)
+    for i in range(n):
+        for o in scenes.scene("train", i).objects:
+            x0, y0, x1, y1 = o.bbox
+            cols = (centres >= x0) & (centres <= x1)
+            rows = (centres >= y0) & (centres <= y1)
+            cell = np.outer(rows, cols)
+            out[i, cell] = (scenes.CATEGORIES.index(o.category) + 1, colours.index(o.colour) + 1,
+                            sizes.index(o.size) + 1)
+    return torch.from_numpy(out.reshape(n, grid * grid, 3))
+
+
+def train_encoder_dense(recipe: "Recipe", vision: VisionEncoder, pool: torch.Tensor,
+                        log: list) -> None:
+    torch.manual_seed(recipe.seed * 10 + 1)
+    labels = patch_labels(len(pool), vision.cfg.patch_size, vision.cfg.image_size)
+    heads = nn.ModuleList(nn.Linear(recipe.vision_dim, k) for k in
+                          (len(scenes.CATEGORIES) + 1, len(scenes.COLOURS) + 1, len(scenes.SIZES) + 1))
+    gen = torch.Generator().manual_seed(recipe.seed * 10 + 2)
+
+    def loss_fn(step: int) -> torch.Tensor:
+        idx = torch.randperm(len(pool), generator=gen)[: recipe.encoder_batch]
+        features = vision(to_float(pool[idx]))  # (B, N, Dv)
+        return sum(F.cross_entropy(head(features).flatten(0, 1), labels[idx, :, k].flatten())
+                   for k, head in enumerate(heads))
+
+    _loop("encoder", recipe.encoder_steps, [*vision.parameters(), *heads.parameters()],
+          recipe.encoder_lr, loss_fn, log)
+
+
+# --- encoder: CLIP-style ---------------------------------------------------------------------
+
+class TextTower(nn.Module):
+    """CLIP's text side: a small causal transformer, the state at <eos> projected."""
+
+    def __init__(self, vocab_size: int, dim: int, out: int) -> None:
+        super().__init__()
+        self.lm = DecoderLM(LMConfig(vocab_size=vocab_size, dim=dim, depth=2, heads=4, max_len=96))
+        self.proj = nn.Linear(dim, out)
+
+    def forward(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        B, T = ids.shape
+        hidden, _ = self.lm(self.lm.embed(ids), torch.arange(T).expand(B, T))
+        return self.proj(hidden[torch.arange(B), lengths - 1])  # (B, out) at <eos>
+
+
+def train_encoder_clip(recipe: "Recipe", vision: VisionEncoder, tokenizer, pool: torch.Tensor,
+                       log: list) -> None:
+    torch.manual_seed(recipe.seed * 10 + 1)
+    embed_dim = 128
+    text = TextTower(tokenizer.get_vocab_size(), recipe.vision_dim, embed_dim)
+    image_proj = nn.Linear(recipe.vision_dim, embed_dim)
+    logit_scale = nn.Parameter(torch.tensor(math.log(1 / 0.07)))
+    captions = [template.answer_ids(tokenizer, prompts.caption(scenes.scene("train", i)))
+                for i in range(len(pool))]
+    gen = torch.Generator().manual_seed(recipe.seed * 10 + 2)
+
+    def loss_fn(step: int) -> torch.Tensor:
+        idx = torch.randperm(len(pool), generator=gen)[: recipe.encoder_batch]
+        img = F.normalize(image_proj(vision(to_float(pool[idx])).mean(1)), dim=-1)
+        rows = [captions[i] for i in idx.tolist()]
+        lengths = torch.tensor([len(r) for r in rows])
+        ids = torch.full((len(rows), int(lengths.max())), PAD, dtype=torch.long)
+        for i, r in enumerate(rows):
+            ids[i, : len(r)] = torch.tensor(r)
+        txt = F.normalize(text(ids, lengths), dim=-1)
+        logits = logit_scale.clamp(max=math.log(100)).exp() * img @ txt.T  # (B, B)
+        target = torch.arange(len(rows))
+        return (F.cross_entropy(logits, target) + F.cross_entropy(logits.T, target)) / 2
+
+    params = [*vision.parameters(), *text.parameters(), *image_proj.parameters(), logit_scale]
+    _loop("encoder", recipe.encoder_steps, params, recipe.encoder_lr, loss_fn, log)
+
+
+def train_encoder(recipe: "Recipe", vision: VisionEncoder, tokenizer, pool: torch.Tensor,
+                  log: list) -> None:
+    if recipe.encoder_objective == "clip":
+        train_encoder_clip(recipe, vision, tokenizer, pool, log)
+    else:
+        train_encoder_dense(recipe, vision, pool, log)
+
+
+# --- LM pretraining ---------------------------------------------------------------------------
+
+def train_lm(recipe: "Recipe", lm: DecoderLM, tokenizer, log: list) -> None:
+    """Half captions as plain text (the world's language and its co-occurrence prior), half
+    text skills in the instruction template."""
+    from vlmeval.vlm.train import answer_loss, pad_batch
+
+    torch.manual_seed(recipe.seed * 10 + 3)
+    rng = random.Random(f"lm-{recipe.seed}")
+
+    def example() -> tuple[list[int], list[int]]:
+        if rng.random() < 0.5:
+            scene = scenes.scene("train", rng.randrange(recipe.train_images))
+            return [template.BOS], template.answer_ids(tokenizer, prompts.caption(scene))
+        q, a = curriculum.text_skill(rng)
+        return template.prompt_ids(tokenizer, q, 0), template.answer_ids(tokenizer, a)
+
+    def loss_fn(step: int) -> torch.Tensor:
+        rows, answers = zip(*(example() for _ in range(recipe.batch_size)))
+        ids, labels = pad_batch(list(rows), list(answers))
+        B, T = ids.shape
+        hidden, _ = lm(lm.embed(ids), torch.arange(T).expand(B, T))
+        return answer_loss(lm.logits(hidden), labels)
+
+    _loop("lm", recipe.lm_steps, [p for p in lm.parameters() if p.requires_grad],
+          recipe.lm_lr, loss_fn, log)

@@ -1,0 +1,30 @@
+"""The prompt template our VLM is trained and evaluated with (one place, so they agree):
+
+    <bos> <image> x image_tokens  {question} answer :  {answer} <eos>
+
+Loss is taken on the answer and <eos> only. Text-only prompts simply have no <image> tokens.
+"""
+
+from __future__ import annotations
+
+from tokenizers import Tokenizer
+
+from vlmeval.vlm.tokenizer import BOS, EOS, IMAGE
+
+ANSWER_CUE = "answer:"
+
+
+def prompt_ids(tokenizer: Tokenizer, question: str, image_tokens: int) -> list[int]:
+    text = tokenizer.encode(f"{question} {ANSWER_CUE}", add_special_tokens=False).ids
+    return [BOS] + [IMAGE] * image_tokens + text
+
+
+def answer_ids(tokenizer: Tokenizer, answer: str) -> list[int]:
+    return tokenizer.encode(answer, add_special_tokens=False).ids + [EOS]
+
+
+def decode(tokenizer: Tokenizer, ids: list[int]) -> str:
+    """Generated ids up to (not including) <eos> -> text."""
+    if EOS in ids:
+        ids = ids[: ids.index(EOS)]
+    return tokenizer.decode(ids, skip_special_tokens=True)

@@ -1,0 +1,338 @@
+"""The trainer behind `vlmeval train`: four stages on the scenes train split.
+
+1. encoder   CLIP-style: the ViT and a small text tower learn matching image and caption
+             embeddings with a symmetric InfoNCE loss.
+2. lm        the decoder LM learns the language: captions as plain text (which shapes go
+             together: the prior POPE probes) and the text skills of `curriculum.text_skill`.
+3. align     encoder and LM frozen; the connector learns to turn patch features into something
+             the LM can caption.
+4. instruct  encoder frozen; connector + LM learn the instruction mix (presence with honest
+             "no"s, counting, spatial relations, colours, captions), plus a share of text-only
+             examples (--text-mix) so text skills survive visual tuning.
+
+Stages 1-2 do not depend on the connector: with `base=DIR` they are trained once, saved there,
+and reused by every connector trained with the same recipe (as LLaVA variants share one CLIP and
+one LM). Everything is seeded; train.json records recipe, seeds, steps, losses and validation.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from safetensors.torch import load_file, save_file
+from torch import nn
+from tqdm import tqdm
+
+from vlmeval.data import scenes
+from vlmeval.errors import ConfigError
+from vlmeval.vlm import curriculum, template
+from vlmeval.vlm.checkpoint import save_checkpoint
+from vlmeval.vlm.config import ConnectorConfig, LMConfig, VisionConfig, VLMConfig
+from vlmeval.vlm.connectors import CONNECTORS
+from vlmeval.vlm.model import VLM
+from vlmeval.vlm.pretrain import ENCODER_OBJECTIVES, to_float, train_encoder, train_lm
+from vlmeval.vlm.tokenizer import PAD, build_tokenizer
+
+STAGES = ("encoder", "lm", "align", "instruct")
+VAL_START = 1_000_000  # validation scenes: train-split indices far beyond any training pool
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """Everything that decides the trained weights (recorded in train.json)."""
+
+    connector: str = "mlp2x_gelu"
+    seed: int = 0
+    encoder_objective: str = "dense"
+    train_images: int = 20_000
+    encoder_steps: int = 800
+    lm_steps: int = 600
+    align_steps: int = 300
+    instruct_steps: int = 2000
+    encoder_batch: int = 256
+    batch_size: int = 64
+    encoder_lr: float = 2e-3
+    lm_lr: float = 2e-3
+    align_lr: float = 2e-3
+    instruct_lr: float = 1e-3
+    text_mix: float = 0.1
+    val_images: int = 400
+    pool: int = 2
+    vision_dim: int = 64
+    vision_depth: int = 2
+    vision_stem: str = "conv"
+    lm_dim: int = 128
+    lm_depth: int = 4
+
+    def __post_init__(self) -> None:
+        if self.connector not in CONNECTORS:
+            raise ConfigError(CONNECTORS.unknown_message(self.connector))
+        if self.encoder_objective not in ENCODER_OBJECTIVES:
+            raise ConfigError(f"encoder_objective must be one of {ENCODER_OBJECTIVES}, "
+                              f"got {self.encoder_objective!r}")
+        if not 0.0 <= self.text_mix < 1.0:
+            raise ConfigError(f"--text-mix must be in [0, 1), got {self.text_mix}")
+        for name in ("encoder_steps", "lm_steps", "align_steps", "instruct_steps"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)}")
+
+    def base_fields(self) -> dict[str, Any]:
+        """The fields stages 1-2 depend on: a saved base is reused only if these match."""
+        keys = ("seed", "encoder_objective", "train_images", "encoder_steps", "lm_steps", "encoder_batch",
+                "batch_size", "encoder_lr", "lm_lr", "vision_dim", "vision_depth", "vision_stem", "lm_dim",
+                "lm_depth")
+        return {k: getattr(self, k) for k in keys}
+
+
+# --- data ----------------------------------------------------------------------------------
+
+def recipe_for(connector: str, seed: int = 0, text_mix: float | None = None,
+               steps: dict[str, int] | None = None, train_images: int | None = None,
+               **sizes: int) -> Recipe:
+    """The shipped recipe for a connector, with the command line's overrides (None: default)."""
+    overrides: dict[str, Any] = {f"{k}_steps": v for k, v in (steps or {}).items()}
+    overrides.update((k, v) for k, v in (("text_mix", text_mix), ("train_images", train_images))
+                     if v is not None)
+    return Recipe(connector=connector, seed=seed, **overrides, **sizes)
+
+
+def parse_steps(text: str) -> dict[str, int]:
+    """"encoder=1500,instruct=2000" -> {"encoder": 1500, "instruct": 2000}."""
+    out = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        stage, _, value = part.partition("=")
+        if stage not in STAGES or not value.isdigit():
+            raise ConfigError(f"--steps: {part!r} is not STAGE=N with STAGE one of "
+                              f"{', '.join(STAGES)} (e.g. --steps align=400,instruct=2000)")
+        out[stage] = int(value)
+    return out
+
+
+def render_pool(n: int, start: int = 0) -> torch.Tensor:
+    """Train-split scenes [start, start + n) as a uint8 tensor (n, 3, 64, 64)."""
+    arrays = [np.asarray(scenes.render(scenes.scene("train", i))) for i in range(start, start + n)]
+    return torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2).contiguous()
+
+
+def pad_batch(rows: list[list[int]], targets: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Right-padded input ids (B, T) and labels (B, T) with -100 where no loss is taken.
+    Right padding needs no attention mask under a causal LM: pads only follow real tokens."""
+    T = max(len(r) + len(t) for r, t in zip(rows, targets)) - 1
+    ids = torch.full((len(rows), T), PAD, dtype=torch.long)
+    labels = torch.full((len(rows), T), -100, dtype=torch.long)
+    for i, (prompt, answer) in enumerate(zip(rows, targets)):
+        seq = prompt + answer
+        ids[i, : len(seq) - 1] = torch.tensor(seq[:-1])
+        labels[i, len(prompt) - 1: len(seq) - 1] = torch.tensor(answer)
+    return ids, labels
+
+
+def answer_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy averaged over each row's answer tokens, then over rows: a one-word answer
+    weighs as much as a caption (a token mean would let long captions dominate)."""
+    per_token = F.cross_entropy(logits.flatten(0, 1), labels.flatten(), reduction="none")
+    per_token = per_token.view(labels.shape)  # (B, T), 0 where labels are -100
+    return (per_token.sum(1) / (labels != -100).sum(1).clamp(min=1)).mean()
+
+
+# --- the loop ------------------------------------------------------------------------------
+
+def run_loop(name: str, steps: int, params: list[nn.Parameter], lr: float,
+          loss_fn: Callable[[int], torch.Tensor], log: list) -> None:
+    """AdamW, linear warmup then cosine decay, gradient clipping; logs mean loss every 50 steps."""
+    if steps == 0:
+        return
+    opt = torch.optim.AdamW(params, lr=lr, weight_decay=0.01)
+    warmup = max(1, steps // 20)
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: min(1.0, (s + 1) / warmup) * 0.5 * (1 + math.cos(math.pi * s / steps)))
+    window: list[float] = []
+    bar = tqdm(range(steps), desc=name, unit="step", dynamic_ncols=True, mininterval=1.0)
+    for step in bar:
+        loss = loss_fn(step)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        opt.step()
+        sched.step()
+        window.append(loss.item())
+        if (step + 1) % 50 == 0 or step + 1 == steps:
+            mean = sum(window) / len(window)
+            log.append([step + 1, round(mean, 5)])
+            bar.set_postfix(loss=f"{mean:.4f}")
+            window = []
+
+
+def _trainable(*modules: nn.Module) -> list[nn.Parameter]:
+    return [p for m in modules for p in m.parameters() if p.requires_grad]
+
+
+# --- stages 3-4: align and instruct ---------------------------------------------------------
+
+class VisualData:
+    """Batches of (image, question, answer) over the pool, with frozen patch features."""
+
+    def __init__(self, model: VLM, tokenizer, patches: torch.Tensor, recipe: Recipe,
+                 stage: str) -> None:
+        self.model, self.tok, self.patches, self.recipe = model, tokenizer, patches, recipe
+        self.rng = random.Random(f"{stage}-{recipe.seed}")
+        self.stage = stage
+
+    def example(self) -> tuple[int | None, str, str]:
+        if self.stage == "instruct" and self.rng.random() < self.recipe.text_mix:
+            return (None, *curriculum.text_skill(self.rng))
+        i = self.rng.randrange(len(self.patches))
+        scene = scenes.scene("train", i)
+        if self.stage == "align":
+            return (i, *curriculum.caption(scene, self.rng))
+        return (i, *curriculum.instruction(scene, self.rng))
+
+    def loss(self, examples: list[tuple[int | None, str, str]],
+             patches: torch.Tensor | None = None) -> torch.Tensor:
+        n_img = self.model.image_tokens
+        rows = [template.prompt_ids(self.tok, q, n_img if i is not None else 0)
+                for i, q, _ in examples]
+        answers = [template.answer_ids(self.tok, a) for _, _, a in examples]
+        ids, labels = pad_batch(rows, answers)
+        image_rows = torch.tensor([i is not None for i, _, _ in examples])
+        if patches is None:
+            idx = [i for i, _, _ in examples if i is not None]
+            patches = self.patches[idx]
+        features = self.model.connector(patches) if len(patches) else None
+        logits, _ = self.model(ids, features=features, image_rows=image_rows)
+        return answer_loss(logits, labels)
+
+    def loss_fn(self, step: int) -> torch.Tensor:
+        return self.loss([self.example() for _ in range(self.recipe.batch_size)])
+
+
+@torch.no_grad()
+def validate(model: VLM, tokenizer, recipe: Recipe) -> dict[str, float]:
+    """First-token accuracy per instruction kind on held-out train-split scenes (indices from
+    VAL_START, never trained on); a quick training signal, not a benchmark."""
+    model.eval()
+    rng = random.Random(f"val-{recipe.seed}")
+    n = recipe.val_images
+    images = to_float(render_pool(n, start=VAL_START))
+    patches = model.vision(images)
+    out = {}
+    for kind in ("presence", "count", "spatial", "colour"):
+        fn = getattr(curriculum, kind)
+        examples = [(i, *ex) for i in range(n)
+                    if (ex := fn(scenes.scene("train", VAL_START + i), rng)) is not None]
+        rows = [template.prompt_ids(tokenizer, q, model.image_tokens) for _, q, _ in examples]
+        T = max(map(len, rows))
+        ids = torch.full((len(rows), T), PAD, dtype=torch.long)
+        mask = torch.zeros(len(rows), T, dtype=torch.long)
+        for j, r in enumerate(rows):  # left-padded, so the next token is at the last position
+            ids[j, T - len(r):] = torch.tensor(r)
+            mask[j, T - len(r):] = 1
+        features = model.connector(patches[[i for i, _, _ in examples]])
+        logits, _ = model(ids, features=features, image_rows=torch.ones(len(rows), dtype=torch.bool),
+                          attention_mask=mask)
+        predicted = logits[:, -1].argmax(-1)
+        gold = torch.tensor([template.answer_ids(tokenizer, a)[0] for _, _, a in examples])
+        out[kind] = round(float((predicted == gold).float().mean()), 4)
+    model.train()
+    return out
+
+
+# --- the whole recipe -----------------------------------------------------------------------
+
+def build_model(recipe: Recipe, vocab_size: int) -> VLM:
+    cfg = VLMConfig(
+        lm=LMConfig(vocab_size=vocab_size, dim=recipe.lm_dim, depth=recipe.lm_depth, heads=4,
+                    max_len=128),
+        vision=VisionConfig(dim=recipe.vision_dim, depth=recipe.vision_depth,
+                            stem=recipe.vision_stem),
+        connector=ConnectorConfig(name=recipe.connector, pool=recipe.pool))
+    return VLM(cfg)
+
+
+def _load_base(base: Path, recipe: Recipe, model: VLM) -> dict[str, Any] | None:
+    meta = base / "base.json"
+    if not meta.is_file():
+        return None
+    record = json.loads(meta.read_text())
+    if record["recipe"] != recipe.base_fields():
+        raise ConfigError(f"{meta}: this base was trained with a different recipe "
+                          f"({record['recipe']}); use another --base directory or remove it")
+    model.vision.load_state_dict(load_file(str(base / "encoder.safetensors")))
+    model.lm.load_state_dict(load_file(str(base / "lm.safetensors")))
+    return record
+
+
+def train(recipe: Recipe, out: Path, base: Path | None = None) -> dict[str, Any]:
+    """Run the recipe and save a checkpoint directory at `out`; returns the train record."""
+    started = time.perf_counter()
+    torch.manual_seed(recipe.seed)
+    tokenizer = build_tokenizer(curriculum.vocabulary_corpus())
+    model = build_model(recipe, tokenizer.get_vocab_size())
+    losses: dict[str, list] = {s: [] for s in STAGES}
+    seconds: dict[str, float] = {}
+
+    pool = render_pool(recipe.train_images)
+    base_record = _load_base(base, recipe, model) if base else None
+    if base_record:
+        losses.update({s: base_record["losses"][s] for s in ("encoder", "lm")})
+        seconds.update({s: base_record["seconds"][s] for s in ("encoder", "lm")})
+        print(f"reusing encoder and LM from {base}")
+    else:
+        t0 = time.perf_counter()
+        train_encoder(recipe, model.vision, tokenizer, pool, losses["encoder"])
+        seconds["encoder"] = round(time.perf_counter() - t0, 1)
+        t0 = time.perf_counter()
+        train_lm(recipe, model.lm, tokenizer, losses["lm"])
+        seconds["lm"] = round(time.perf_counter() - t0, 1)
+        if base:
+            base.mkdir(parents=True, exist_ok=True)
+            save_file({k: v.contiguous() for k, v in model.vision.state_dict().items()},
+                      str(base / "encoder.safetensors"))
+            save_file({k: v.contiguous() for k, v in model.lm.state_dict().items()},
+                      str(base / "lm.safetensors"))
+            (base / "base.json").write_text(json.dumps(
+                {"recipe": recipe.base_fields(), "losses": {s: losses[s] for s in ("encoder", "lm")},
+                 "seconds": {s: seconds[s] for s in ("encoder", "lm")}}, indent=2) + "\n")
+
+    # The encoder is frozen from here on: its patch features are computed once.
+    model.vision.requires_grad_(False)
+    with torch.no_grad():
+        patches = torch.cat([model.vision(to_float(pool[i: i + 512]))
+                             for i in range(0, len(pool), 512)])
+    del pool
+
+    model.lm.requires_grad_(False)
+    torch.manual_seed(recipe.seed * 10 + 5)
+    data = VisualData(model, tokenizer, patches, recipe, "align")
+    t0 = time.perf_counter()
+    run_loop("align", recipe.align_steps, _trainable(model.connector), recipe.align_lr,
+          data.loss_fn, losses["align"])
+    seconds["align"] = round(time.perf_counter() - t0, 1)
+
+    model.lm.requires_grad_(True)
+    torch.manual_seed(recipe.seed * 10 + 6)
+    data = VisualData(model, tokenizer, patches, recipe, "instruct")
+    t0 = time.perf_counter()
+    run_loop("instruct", recipe.instruct_steps, _trainable(model.connector, model.lm),
+          recipe.instruct_lr, data.loss_fn, losses["instruct"])
+    seconds["instruct"] = round(time.perf_counter() - t0, 1)
+
+    val = validate(model, tokenizer, recipe)
+    record = {
+        "recipe": asdict(recipe), "stages": list(STAGES), "losses": losses, "seconds": seconds,
+        "validation": val, "params": model.num_params(), "image_tokens": model.image_tokens,
+        "base": str(base) if base else None, "torch": torch.__version__,
+        "threads": torch.get_num_threads(),
+        "total_seconds": round(time.perf_counter() - started, 1),
+    }
+    save_checkpoint(out, model.eval(), tokenizer, record)
+    return record
