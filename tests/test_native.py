@@ -4,19 +4,22 @@ from __future__ import annotations
 
 import json
 import math
+import random
 
 import pytest
 
 from vlmeval import cli
 from vlmeval.adapters import resolve_model
 from vlmeval.adapters.native import FeatureCache, NativeAdapter
-from vlmeval.data import scenes_samples
+from vlmeval.data import scenes, scenes_samples
 from vlmeval.errors import ConfigError
 from vlmeval.records import Request
 from vlmeval.registry import UnknownName
 from vlmeval.runner import RunConfig, run
+from vlmeval.vlm import curriculum, template
 from vlmeval.vlm.checkpoint import FILES
 from vlmeval.vlm.connectors import CONNECTORS
+from vlmeval.vlm.tokenizer import BOS, IMAGE, UNK, build_tokenizer
 from vlmeval.vlm.train import parse_steps, recipe_for, train
 
 TINY = dict(encoder_batch=16, batch_size=8, vision_dim=16, vision_depth=1, lm_dim=32,
@@ -134,3 +137,16 @@ def test_train_then_run_from_the_command_line(tmp_path, capsys):
     assert "random" in capsys.readouterr().out
     assert cli.main(["train", "--connector", "lineer", "--out", str(out)]) == 2
     assert "did you mean 'linear'" in capsys.readouterr().err
+
+
+def test_prompt_template_puts_the_question_before_the_image_and_knows_every_word():
+    tok = build_tokenizer(curriculum.vocabulary_corpus())
+    ids = template.prompt_ids(tok, "Is there a star in the image?", 3)
+    assert ids[0] == BOS and ids[-5:-2] == [IMAGE] * 3 and IMAGE not in ids[:-5]
+    assert UNK not in ids
+    rng = random.Random(0)
+    for i in range(200):  # every training question and answer is in the vocabulary
+        q, a = curriculum.instruction(scenes.scene("train", i), rng)
+        t = curriculum.text_skill(rng)
+        for text in (q, a, *t):
+            assert UNK not in tok.encode(text).ids, text

@@ -100,6 +100,6 @@ def vocabulary_corpus() -> Iterator[str]:
     yield from (prompts.spatial_question("star", r, "moon") for r in prompts.RELATIONS)
     yield " ".join([*COLOURS, *SIZES, *THEMES, *prompts.ROWS, *prompts.COLUMNS,
                     *prompts.NUMBER_WORDS, *OPPOSITES, *(str(n) for n in range(20))])
-    yield "a an at on in the center . , ? : yes no " + CAPTION_QUESTION
+    yield "a an at on in the center . , ? : yes no answer " + CAPTION_QUESTION
     yield "What is 1 plus 2? What number comes after 3? What is the opposite of left? " \
           "How do you write 4 in words?"

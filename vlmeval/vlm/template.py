@@ -1,8 +1,11 @@
 """The prompt template our VLM is trained and evaluated with (one place, so they agree):
 
-    <bos> <image> x image_tokens  {question} answer :  {answer} <eos>
+    <bos> {question} <image> x image_tokens answer :  {answer} <eos>
 
-Loss is taken on the answer and <eos> only. Text-only prompts simply have no <image> tokens.
+The question comes first so that, under causal attention, image tokens can attend to it
+(each can check itself against what is asked) as well as the answer position to them.
+Loss is taken on the answer and <eos> only. Text-only prompts simply
+have no <image> tokens.
 """
 
 from __future__ import annotations
@@ -15,8 +18,9 @@ ANSWER_CUE = "answer:"
 
 
 def prompt_ids(tokenizer: Tokenizer, question: str, image_tokens: int) -> list[int]:
-    text = tokenizer.encode(f"{question} {ANSWER_CUE}", add_special_tokens=False).ids
-    return [BOS] + [IMAGE] * image_tokens + text
+    question_ids = tokenizer.encode(question, add_special_tokens=False).ids
+    cue = tokenizer.encode(ANSWER_CUE, add_special_tokens=False).ids
+    return [BOS] + question_ids + [IMAGE] * image_tokens + cue
 
 
 def answer_ids(tokenizer: Tokenizer, answer: str) -> list[int]:
