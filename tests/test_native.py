@@ -150,3 +150,17 @@ def test_prompt_template_puts_the_question_before_the_image_and_knows_every_word
         t = curriculum.text_skill(rng)
         for text in (q, a, *t):
             assert UNK not in tok.encode(text).ids, text
+
+
+def test_base_directory_is_reused_only_with_the_same_recipe(tmp_path):
+    steps = {"encoder": 2, "lm": 2, "align": 1, "instruct": 1}
+    first = train(recipe_for("linear", train_images=32, steps=steps, **TINY), tmp_path / "a",
+                  base=tmp_path / "base")
+    second = train(recipe_for("resampler", train_images=32, steps=steps, **TINY), tmp_path / "b",
+                   base=tmp_path / "base")
+    assert second["losses"]["encoder"] == first["losses"]["encoder"]
+    a, b = NativeAdapter("a", tmp_path / "a"), NativeAdapter("b", tmp_path / "b")
+    assert a.encoder_fingerprint == b.encoder_fingerprint
+    with pytest.raises(ConfigError, match="base.json: this base was trained with a different"):
+        train(recipe_for("linear", seed=1, train_images=32, steps=steps, **TINY), tmp_path / "c",
+              base=tmp_path / "base")

@@ -116,23 +116,13 @@ class NativeAdapter:
         return [template.prompt_ids(self.tokenizer, r.prompt, n if r.image is not None else 0)
                 for r in requests]
 
-    @staticmethod
-    def _left_pad(rows: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
-        T = max(map(len, rows))
-        ids = torch.full((len(rows), T), PAD, dtype=torch.long)
-        mask = torch.zeros(len(rows), T, dtype=torch.long)
-        for i, row in enumerate(rows):
-            ids[i, T - len(row):] = torch.tensor(row)
-            mask[i, T - len(row):] = 1
-        return ids, mask
-
     @torch.no_grad()
     def generate(self, requests: Sequence[Request]) -> list[str]:
         if not requests:
             return []
         features = self._features(requests)
         image_rows = torch.tensor([r.image is not None for r in requests])
-        ids, mask = self._left_pad(self._prompts(requests))
+        ids, mask = template.left_pad(self._prompts(requests))
         steps = max(r.max_new_tokens for r in requests)
         logits, cache = self.model(ids, features, image_rows, attention_mask=mask)
         out = torch.zeros(len(requests), 0, dtype=torch.long)
@@ -170,7 +160,7 @@ class NativeAdapter:
                                                         if r.image is not None)}
             features = features[[per_request[i] for i in owners if i in per_request]]
         image_rows = torch.tensor([requests[i].image is not None for i in owners])
-        ids, mask = self._left_pad(rows)
+        ids, mask = template.left_pad(rows)
         logits, _ = self.model(ids, features, image_rows, attention_mask=mask)
         logprobs = torch.log_softmax(logits.float(), dim=-1)  # (R, T, V)
         T = ids.shape[1]

@@ -10,9 +10,10 @@ have no <image> tokens.
 
 from __future__ import annotations
 
+import torch
 from tokenizers import Tokenizer
 
-from vlmeval.vlm.tokenizer import BOS, EOS, IMAGE
+from vlmeval.vlm.tokenizer import BOS, EOS, IMAGE, PAD
 
 ANSWER_CUE = "answer:"
 
@@ -32,3 +33,15 @@ def decode(tokenizer: Tokenizer, ids: list[int]) -> str:
     if EOS in ids:
         ids = ids[: ids.index(EOS)]
     return tokenizer.decode(ids, skip_special_tokens=True)
+
+
+def left_pad(rows: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Left-padded ids (B, T) and attention mask (B, T): every row's next token is predicted at
+    the last position, which is what batched decoding and scoring need."""
+    T = max(map(len, rows))
+    ids = torch.full((len(rows), T), PAD, dtype=torch.long)
+    mask = torch.zeros(len(rows), T, dtype=torch.long)
+    for i, row in enumerate(rows):
+        ids[i, T - len(row):] = torch.tensor(row)
+        mask[i, T - len(row):] = 1
+    return ids, mask

@@ -230,12 +230,7 @@ def validate(model: VLM, tokenizer, recipe: Recipe) -> dict[str, float]:
         examples = [(i, *ex) for i in range(n)
                     if (ex := fn(scenes.scene("train", VAL_START + i), rng)) is not None]
         rows = [template.prompt_ids(tokenizer, q, model.image_tokens) for _, q, _ in examples]
-        T = max(map(len, rows))
-        ids = torch.full((len(rows), T), PAD, dtype=torch.long)
-        mask = torch.zeros(len(rows), T, dtype=torch.long)
-        for j, r in enumerate(rows):  # left-padded, so the next token is at the last position
-            ids[j, T - len(r):] = torch.tensor(r)
-            mask[j, T - len(r):] = 1
+        ids, mask = template.left_pad(rows)
         features = model.connector(patches[[i for i, _, _ in examples]])
         logits, _ = model(ids, features=features, image_rows=torch.ones(len(rows), dtype=torch.bool),
                           attention_mask=mask)
@@ -263,7 +258,7 @@ def _load_base(base: Path, recipe: Recipe, model: VLM) -> dict[str, Any] | None:
     if not meta.is_file():
         return None
     record = json.loads(meta.read_text())
-    if record["recipe"] != recipe.base_fields():
+    if record["recipe"] != recipe.base_fields() or record["vocab_size"] != model.cfg.lm.vocab_size:
         raise ConfigError(f"{meta}: this base was trained with a different recipe "
                           f"({record['recipe']}); use another --base directory or remove it")
     model.vision.load_state_dict(load_file(str(base / "encoder.safetensors")))
@@ -299,9 +294,10 @@ def train(recipe: Recipe, out: Path, base: Path | None = None) -> dict[str, Any]
                       str(base / "encoder.safetensors"))
             save_file({k: v.contiguous() for k, v in model.lm.state_dict().items()},
                       str(base / "lm.safetensors"))
-            (base / "base.json").write_text(json.dumps(
-                {"recipe": recipe.base_fields(), "losses": {s: losses[s] for s in ("encoder", "lm")},
-                 "seconds": {s: seconds[s] for s in ("encoder", "lm")}}, indent=2) + "\n")
+            base_meta = {"recipe": recipe.base_fields(), "vocab_size": model.cfg.lm.vocab_size,
+                      "losses": {s: losses[s] for s in ("encoder", "lm")},
+                      "seconds": {s: seconds[s] for s in ("encoder", "lm")}}
+            (base / "base.json").write_text(json.dumps(base_meta, indent=2) + "\n")
 
     # The encoder is frozen from here on: its patch features are computed once.
     model.vision.requires_grad_(False)
@@ -315,7 +311,7 @@ def train(recipe: Recipe, out: Path, base: Path | None = None) -> dict[str, Any]
     data = VisualData(model, tokenizer, patches, recipe, "align")
     t0 = time.perf_counter()
     run_loop("align", recipe.align_steps, _trainable(model.connector), recipe.align_lr,
-          data.loss_fn, losses["align"])
+             data.loss_fn, losses["align"])
     seconds["align"] = round(time.perf_counter() - t0, 1)
 
     model.lm.requires_grad_(True)
@@ -323,7 +319,7 @@ def train(recipe: Recipe, out: Path, base: Path | None = None) -> dict[str, Any]
     data = VisualData(model, tokenizer, patches, recipe, "instruct")
     t0 = time.perf_counter()
     run_loop("instruct", recipe.instruct_steps, _trainable(model.connector, model.lm),
-          recipe.instruct_lr, data.loss_fn, losses["instruct"])
+             recipe.instruct_lr, data.loss_fn, losses["instruct"])
     seconds["instruct"] = round(time.perf_counter() - t0, 1)
 
     val = validate(model, tokenizer, recipe)
