@@ -27,6 +27,7 @@ from vlmeval.data import prompts, scenes
 from vlmeval.vlm import curriculum, template
 from vlmeval.vlm.config import LMConfig
 from vlmeval.vlm.lm import DecoderLM
+from vlmeval.vlm.loop import answer_loss, pad_batch, run_loop
 from vlmeval.vlm.tokenizer import PAD
 from vlmeval.vlm.vision import VisionEncoder
 
@@ -34,11 +35,6 @@ if TYPE_CHECKING:
     from vlmeval.vlm.train import Recipe
 
 ENCODER_OBJECTIVES = ("dense", "clip")
-
-
-def _loop(*args, **kwargs) -> None:
-    from vlmeval.vlm.train import run_loop
-    run_loop(*args, **kwargs)
 
 
 def to_float(images: torch.Tensor) -> torch.Tensor:
@@ -79,7 +75,7 @@ def train_encoder_dense(recipe: "Recipe", vision: VisionEncoder, pool: torch.Ten
         return sum(F.cross_entropy(head(features).flatten(0, 1), labels[idx, :, k].flatten())
                    for k, head in enumerate(heads))
 
-    _loop("encoder", recipe.encoder_steps, [*vision.parameters(), *heads.parameters()],
+    run_loop("encoder", recipe.encoder_steps, [*vision.parameters(), *heads.parameters()],
           recipe.encoder_lr, loss_fn, log)
 
 
@@ -124,7 +120,7 @@ def train_encoder_clip(recipe: "Recipe", vision: VisionEncoder, tokenizer, pool:
         return (F.cross_entropy(logits, target) + F.cross_entropy(logits.T, target)) / 2
 
     params = [*vision.parameters(), *text.parameters(), *image_proj.parameters(), logit_scale]
-    _loop("encoder", recipe.encoder_steps, params, recipe.encoder_lr, loss_fn, log)
+    run_loop("encoder", recipe.encoder_steps, params, recipe.encoder_lr, loss_fn, log)
 
 
 def train_encoder(recipe: "Recipe", vision: VisionEncoder, tokenizer, pool: torch.Tensor,
@@ -140,8 +136,6 @@ def train_encoder(recipe: "Recipe", vision: VisionEncoder, tokenizer, pool: torc
 def train_lm(recipe: "Recipe", lm: DecoderLM, tokenizer, log: list) -> None:
     """Half captions as plain text (the world's language and its co-occurrence prior), half
     text skills in the instruction template."""
-    from vlmeval.vlm.train import answer_loss, pad_batch
-
     torch.manual_seed(recipe.seed * 10 + 3)
     rng = random.Random(f"lm-{recipe.seed}")
 
@@ -159,5 +153,5 @@ def train_lm(recipe: "Recipe", lm: DecoderLM, tokenizer, log: list) -> None:
         hidden, _ = lm(lm.embed(ids), torch.arange(T).expand(B, T))
         return answer_loss(lm.logits(hidden), labels)
 
-    _loop("lm", recipe.lm_steps, [p for p in lm.parameters() if p.requires_grad],
+    run_loop("lm", recipe.lm_steps, [p for p in lm.parameters() if p.requires_grad],
           recipe.lm_lr, loss_fn, log)

@@ -18,19 +18,15 @@ one LM). Everything is seeded; train.json records recipe, seeds, steps, losses a
 from __future__ import annotations
 
 import json
-import math
 import random
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
-from torch import nn
-from tqdm import tqdm
 
 from vlmeval.data import scenes
 from vlmeval.errors import ConfigError
@@ -38,9 +34,10 @@ from vlmeval.vlm import curriculum, template
 from vlmeval.vlm.checkpoint import save_checkpoint
 from vlmeval.vlm.config import ConnectorConfig, LMConfig, VisionConfig, VLMConfig
 from vlmeval.vlm.connectors import CONNECTORS
+from vlmeval.vlm.loop import answer_loss, pad_batch, run_loop, trainable
 from vlmeval.vlm.model import VLM
 from vlmeval.vlm.pretrain import ENCODER_OBJECTIVES, to_float, train_encoder, train_lm
-from vlmeval.vlm.tokenizer import PAD, build_tokenizer
+from vlmeval.vlm.tokenizer import build_tokenizer
 
 STAGES = ("encoder", "lm", "align", "instruct")
 VAL_START = 1_000_000  # validation scenes: train-split indices far beyond any training pool
@@ -121,59 +118,6 @@ def render_pool(n: int, start: int = 0) -> torch.Tensor:
     """Train-split scenes [start, start + n) as a uint8 tensor (n, 3, 64, 64)."""
     arrays = [np.asarray(scenes.render(scenes.scene("train", i))) for i in range(start, start + n)]
     return torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2).contiguous()
-
-
-def pad_batch(rows: list[list[int]], targets: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
-    """Right-padded input ids (B, T) and labels (B, T) with -100 where no loss is taken.
-    Right padding needs no attention mask under a causal LM: pads only follow real tokens."""
-    T = max(len(r) + len(t) for r, t in zip(rows, targets)) - 1
-    ids = torch.full((len(rows), T), PAD, dtype=torch.long)
-    labels = torch.full((len(rows), T), -100, dtype=torch.long)
-    for i, (prompt, answer) in enumerate(zip(rows, targets)):
-        seq = prompt + answer
-        ids[i, : len(seq) - 1] = torch.tensor(seq[:-1])
-        labels[i, len(prompt) - 1: len(seq) - 1] = torch.tensor(answer)
-    return ids, labels
-
-
-def answer_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-    """Cross-entropy averaged over each row's answer tokens, then over rows: a one-word answer
-    weighs as much as a caption (a token mean would let long captions dominate)."""
-    per_token = F.cross_entropy(logits.flatten(0, 1), labels.flatten(), reduction="none")
-    per_token = per_token.view(labels.shape)  # (B, T), 0 where labels are -100
-    return (per_token.sum(1) / (labels != -100).sum(1).clamp(min=1)).mean()
-
-
-# --- the loop ------------------------------------------------------------------------------
-
-def run_loop(name: str, steps: int, params: list[nn.Parameter], lr: float,
-          loss_fn: Callable[[int], torch.Tensor], log: list) -> None:
-    """AdamW, linear warmup then cosine decay, gradient clipping; logs mean loss every 50 steps."""
-    if steps == 0:
-        return
-    opt = torch.optim.AdamW(params, lr=lr, weight_decay=0.01)
-    warmup = max(1, steps // 20)
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: min(1.0, (s + 1) / warmup) * 0.5 * (1 + math.cos(math.pi * s / steps)))
-    window: list[float] = []
-    bar = tqdm(range(steps), desc=name, unit="step", dynamic_ncols=True, mininterval=1.0)
-    for step in bar:
-        loss = loss_fn(step)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(params, 1.0)
-        opt.step()
-        sched.step()
-        window.append(loss.item())
-        if (step + 1) % 50 == 0 or step + 1 == steps:
-            mean = sum(window) / len(window)
-            log.append([step + 1, round(mean, 5)])
-            bar.set_postfix(loss=f"{mean:.4f}")
-            window = []
-
-
-def _trainable(*modules: nn.Module) -> list[nn.Parameter]:
-    return [p for m in modules for p in m.parameters() if p.requires_grad]
 
 
 # --- stages 3-4: align and instruct ---------------------------------------------------------
@@ -310,7 +254,7 @@ def train(recipe: Recipe, out: Path, base: Path | None = None) -> dict[str, Any]
     torch.manual_seed(recipe.seed * 10 + 5)
     data = VisualData(model, tokenizer, patches, recipe, "align")
     t0 = time.perf_counter()
-    run_loop("align", recipe.align_steps, _trainable(model.connector), recipe.align_lr,
+    run_loop("align", recipe.align_steps, trainable(model.connector), recipe.align_lr,
              data.loss_fn, losses["align"])
     seconds["align"] = round(time.perf_counter() - t0, 1)
 
@@ -318,7 +262,7 @@ def train(recipe: Recipe, out: Path, base: Path | None = None) -> dict[str, Any]
     torch.manual_seed(recipe.seed * 10 + 6)
     data = VisualData(model, tokenizer, patches, recipe, "instruct")
     t0 = time.perf_counter()
-    run_loop("instruct", recipe.instruct_steps, _trainable(model.connector, model.lm),
+    run_loop("instruct", recipe.instruct_steps, trainable(model.connector, model.lm),
              recipe.instruct_lr, data.loss_fn, losses["instruct"])
     seconds["instruct"] = round(time.perf_counter() - t0, 1)
 
