@@ -139,17 +139,33 @@ def test_train_then_run_from_the_command_line(tmp_path, capsys):
     assert "did you mean 'linear'" in capsys.readouterr().err
 
 
-def test_prompt_template_puts_the_question_before_the_image_and_knows_every_word():
+def test_prompt_template_puts_the_image_first_and_knows_every_word():
     tok = build_tokenizer(curriculum.vocabulary_corpus())
     ids = template.prompt_ids(tok, "Is there a star in the image?", 3)
-    assert ids[0] == BOS and ids[-5:-2] == [IMAGE] * 3 and IMAGE not in ids[:-5]
+    assert ids[0] == BOS and ids[1:4] == [IMAGE] * 3 and IMAGE not in ids[4:]
     assert UNK not in ids
     rng = random.Random(0)
-    for i in range(200):  # every training question and answer is in the vocabulary
-        q, a = curriculum.instruction(scenes.scene("train", i), rng)
+    for i in range(200):  # every training question, answer and grid word is in the vocabulary
+        scene = scenes.scene("train", i)
+        q, a = curriculum.instruction(scene, rng)
         t = curriculum.text_skill(rng)
-        for text in (q, a, *t):
+        for text in (q, a, *t, " ".join(curriculum.word_grid(scene, 4))):
             assert UNK not in tok.encode(text).ids, text
+        grid = template.prompt_ids(tok, q, 0, curriculum.word_grid(scene, 4))
+        assert grid[1:17] == [tok.token_to_id(w) for w in curriculum.word_grid(scene, 4)]
+
+
+def test_word_grid_puts_each_object_in_the_cell_of_its_centre():
+    for i in range(300):
+        scene = scenes.scene("train", i)
+        words = curriculum.word_grid(scene, 4)
+        assert len(words) == 16
+        for o in scene.objects:
+            x, y = o.centre
+            assert words[int(y) // 16 * 4 + int(x) // 16] in scene.categories
+        # the world's layout keeps centres in distinct cells, so counting words counts objects
+        for c in scenes.CATEGORIES:
+            assert words.count(c) == scene.count(c)
 
 
 def test_base_directory_is_reused_only_with_the_same_recipe(tmp_path):
@@ -164,3 +180,17 @@ def test_base_directory_is_reused_only_with_the_same_recipe(tmp_path):
     with pytest.raises(ConfigError, match="base.json: this base was trained with a different"):
         train(recipe_for("linear", seed=1, train_images=32, steps=steps, **TINY), tmp_path / "c",
               base=tmp_path / "base")
+
+
+def test_patch_labels_mark_every_object_once_at_its_centre():
+    from vlmeval.vlm.pretrain import patch_labels
+    labels = patch_labels(50, 8, 64)  # (50, 64, 4)
+    for i in range(50):
+        scene = scenes.scene("train", i)
+        centred = labels[i, :, 3]
+        assert int((centred > 0).sum()) == len(scene.objects)
+        for o in scene.objects:
+            x, y = o.centre
+            cell = int(y) // 8 * 8 + int(x) // 8
+            assert int(centred[cell]) == scenes.CATEGORIES.index(o.category) + 1
+            assert int(labels[i, cell, 0]) == int(centred[cell])  # the centre patch is covered

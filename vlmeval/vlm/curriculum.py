@@ -4,6 +4,9 @@
   go together, the language prior that POPE's adversarial setting probes);
 - instructions (stage 2): presence with honest "no" answers, counting, spatial relations,
   colours;
+- scenes as text (LM pretraining): the instructions with the image slot holding a grid of
+  words, one per image token (`word_grid`), so the LM learns to answer presence, counting and
+  spatial questions by looking things up in the image slot before any image reaches it;
 - text skills (LM pretraining and --text-mix): small arithmetic, successors, opposites.
 """
 
@@ -13,7 +16,7 @@ import random
 from typing import Iterator
 
 from vlmeval.data import prompts
-from vlmeval.data.scenes import CATEGORIES, COLOURS, SIZES, THEMES, Scene
+from vlmeval.data.scenes import CATEGORIES, COLOURS, IMAGE_SIZE, SIZES, THEMES, Scene
 
 Example = tuple[str, str]  # (question, answer)
 CAPTION_QUESTION = "Describe the image."
@@ -22,6 +25,9 @@ OPPOSITES = {"left": "right", "right": "left", "above": "below", "below": "above
              "yes": "no", "no": "yes"}
 # Instruction mix of stage 2 (weights).
 INSTRUCT_MIX = {"presence": 4, "count": 3, "spatial": 3, "colour": 1, "caption": 1}
+# The questions a word grid can answer (it names categories and places, not colours or sizes).
+GRID_MIX = {"presence": 4, "count": 3, "spatial": 3}
+EMPTY = "empty"  # the word of a grid cell with no object centre in it
 
 
 def presence(scene: Scene, rng: random.Random) -> Example:
@@ -68,9 +74,21 @@ _KINDS = {"presence": presence, "count": count, "spatial": spatial, "colour": co
           "caption": caption}
 
 
-def instruction(scene: Scene, rng: random.Random) -> Example:
-    """One stage-2 example about the scene, drawn from INSTRUCT_MIX."""
-    kinds, weights = zip(*INSTRUCT_MIX.items())
+def word_grid(scene: Scene, side: int) -> list[str]:
+    """The scene as side x side words in row-major order, one per image token: each object's
+    category in the cell that holds its centre, EMPTY elsewhere. At 4x4 the world's 3x3
+    layout never puts two centres in one cell, so counting words counts objects."""
+    words = [EMPTY] * (side * side)
+    for o in scene.objects:
+        x, y = o.centre
+        words[int(y) * side // IMAGE_SIZE * side + int(x) * side // IMAGE_SIZE] = o.category
+    return words
+
+
+def instruction(scene: Scene, rng: random.Random,
+                mix: dict[str, int] = INSTRUCT_MIX) -> Example:
+    """One example about the scene, its kind drawn from `mix` (stage 2: INSTRUCT_MIX)."""
+    kinds, weights = zip(*mix.items())
     while True:
         example = _KINDS[rng.choices(kinds, weights)[0]](scene, rng)
         if example is not None:
@@ -100,6 +118,6 @@ def vocabulary_corpus() -> Iterator[str]:
     yield from (prompts.spatial_question("star", r, "moon") for r in prompts.RELATIONS)
     yield " ".join([*COLOURS, *SIZES, *THEMES, *prompts.ROWS, *prompts.COLUMNS,
                     *prompts.NUMBER_WORDS, *OPPOSITES, *(str(n) for n in range(20))])
-    yield "a an at on in the center . , ? : yes no answer " + CAPTION_QUESTION
+    yield f"a an at on in the center . , ? : yes no answer {EMPTY} " + CAPTION_QUESTION
     yield "What is 1 plus 2? What number comes after 3? What is the opposite of left? " \
           "How do you write 4 in words?"

@@ -7,9 +7,11 @@ Encoder objectives (Recipe.encoder_objective):
   nothing forces the fine shape distinctions POPE asks about.
 - "dense" (the default, the documented alternative): supervised dense prediction, as detector-
   or segmentation-pretrained backbones are. Each patch predicts the category, colour and size
-  of the object whose box covers the patch centre (or background), from train-split ground
-  truth. Every object covers at least one patch centre (objects are >= 11 px, patches 8 px).
-  Labels come from the train split only; nothing about the eval split or its questions.
+  of the object whose box covers the patch centre (or background), and the category of the
+  object whose centre lies in the patch (CenterNet-style; it tells an object's one cell from
+  the others it covers, which counting needs), from train-split ground truth. Every object
+  covers at least one patch centre (objects are >= 11 px, patches 8 px). Labels come from the
+  train split only; nothing about the eval split or its questions.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ if TYPE_CHECKING:
     from vlmeval.vlm.train import Recipe
 
 ENCODER_OBJECTIVES = ("dense", "clip")
+LM_MIX = {"caption": 1, "grid": 3, "text": 1}  # LM pretraining examples (weights)
 
 
 def to_float(images: torch.Tensor) -> torch.Tensor:
@@ -43,30 +46,35 @@ def to_float(images: torch.Tensor) -> torch.Tensor:
 
 # --- encoder: dense supervision -------------------------------------------------------------
 
+DENSE_HEADS = (len(scenes.CATEGORIES) + 1, len(scenes.COLOURS) + 1, len(scenes.SIZES) + 1,
+               len(scenes.CATEGORIES) + 1)  # classes per label of patch_labels (0 = none)
+
+
 def patch_labels(n: int, patch: int, image_size: int) -> torch.Tensor:
-    """(n, N, 3) long: category (0 = background), colour and size index of the object covering
-    each patch centre of train scenes [0, n)."""
+    """(n, N, 4) long for train scenes [0, n): category, colour and size index of the object
+    covering each patch centre, and the category of the object centred in the patch (0: none)."""
     grid = image_size // patch
     centres = np.arange(grid) * patch + (patch - 1) / 2.0
     colours, sizes = list(scenes.COLOURS), list(scenes.SIZES)
-    out = np.zeros((n, grid, grid, 3), dtype=np.int64)
+    out = np.zeros((n, grid, grid, len(DENSE_HEADS)), dtype=np.int64)
     for i in range(n):
         for o in scenes.scene("train", i).objects:
             x0, y0, x1, y1 = o.bbox
             cols = (centres >= x0) & (centres <= x1)
             rows = (centres >= y0) & (centres <= y1)
-            cell = np.outer(rows, cols)
-            out[i, cell] = (scenes.CATEGORIES.index(o.category) + 1, colours.index(o.colour) + 1,
-                            sizes.index(o.size) + 1)
-    return torch.from_numpy(out.reshape(n, grid * grid, 3))
+            category = scenes.CATEGORIES.index(o.category) + 1
+            out[i, np.outer(rows, cols), :3] = (category, colours.index(o.colour) + 1,
+                                                sizes.index(o.size) + 1)
+            x, y = o.centre
+            out[i, int(y) // patch, int(x) // patch, 3] = category
+    return torch.from_numpy(out.reshape(n, grid * grid, len(DENSE_HEADS)))
 
 
 def train_encoder_dense(recipe: "Recipe", vision: VisionEncoder, pool: torch.Tensor,
                         log: list) -> None:
     torch.manual_seed(recipe.seed * 10 + 1)
     labels = patch_labels(len(pool), vision.cfg.patch_size, vision.cfg.image_size)
-    heads = nn.ModuleList(nn.Linear(recipe.vision_dim, k) for k in
-                          (len(scenes.CATEGORIES) + 1, len(scenes.COLOURS) + 1, len(scenes.SIZES) + 1))
+    heads = nn.ModuleList(nn.Linear(recipe.vision_dim, k) for k in DENSE_HEADS)
     gen = torch.Generator().manual_seed(recipe.seed * 10 + 2)
 
     def loss_fn(step: int) -> torch.Tensor:
@@ -134,17 +142,24 @@ def train_encoder(recipe: "Recipe", vision: VisionEncoder, tokenizer, pool: torc
 # --- LM pretraining ---------------------------------------------------------------------------
 
 def train_lm(recipe: "Recipe", lm: DecoderLM, tokenizer, log: list) -> None:
-    """Half captions as plain text (the world's language and its co-occurrence prior), half
-    text skills in the instruction template."""
+    """A mix of captions as plain text (the world's language and its co-occurrence prior),
+    scenes as text (instructions answered from a word grid in the image slot; LM_MIX) and text
+    skills in the instruction template."""
     torch.manual_seed(recipe.seed * 10 + 3)
     rng = random.Random(f"lm-{recipe.seed}")
+    kinds, weights = zip(*LM_MIX.items())
 
     def example() -> tuple[list[int], list[int]]:
-        if rng.random() < 0.5:
-            scene = scenes.scene("train", rng.randrange(recipe.train_images))
+        kind = rng.choices(kinds, weights)[0]
+        if kind == "text":
+            q, a = curriculum.text_skill(rng)
+            return template.prompt_ids(tokenizer, q, 0), template.answer_ids(tokenizer, a)
+        scene = scenes.scene("train", rng.randrange(recipe.train_images))
+        if kind == "caption":
             return [template.BOS], template.answer_ids(tokenizer, prompts.caption(scene))
-        q, a = curriculum.text_skill(rng)
-        return template.prompt_ids(tokenizer, q, 0), template.answer_ids(tokenizer, a)
+        q, a = curriculum.instruction(scene, rng, curriculum.GRID_MIX)
+        words = curriculum.word_grid(scene, recipe.grid_side)
+        return template.prompt_ids(tokenizer, q, 0, words), template.answer_ids(tokenizer, a)
 
     def loss_fn(step: int) -> torch.Tensor:
         rows, answers = zip(*(example() for _ in range(recipe.batch_size)))
@@ -154,4 +169,4 @@ def train_lm(recipe: "Recipe", lm: DecoderLM, tokenizer, log: list) -> None:
         return answer_loss(lm.logits(hidden), labels)
 
     run_loop("lm", recipe.lm_steps, [p for p in lm.parameters() if p.requires_grad],
-          recipe.lm_lr, loss_fn, log)
+             recipe.lm_lr, loss_fn, log)

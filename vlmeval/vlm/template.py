@@ -1,11 +1,12 @@
 """The prompt template our VLM is trained and evaluated with (one place, so they agree):
 
-    <bos> {question} <image> x image_tokens answer :  {answer} <eos>
+    <bos> <image> x image_tokens {question} answer : {answer} <eos>
 
-The question comes first so that, under causal attention, image tokens can attend to it
-(each can check itself against what is asked) as well as the answer position to them.
-Loss is taken on the answer and <eos> only. Text-only prompts simply
-have no <image> tokens.
+The image comes first, as in LLaVA: its tokens then sit at the same positions in every
+prompt, so the position embeddings tell the LM where in the image a token is (what spatial
+questions need), and the question's words can look back at them. Loss is taken on the answer
+and <eos> only. Text-only prompts have no image tokens; in LM pretraining the image slot may
+hold words instead (`image_words`: the scene as a grid of words, see curriculum.word_grid).
 """
 
 from __future__ import annotations
@@ -18,10 +19,15 @@ from vlmeval.vlm.tokenizer import BOS, EOS, IMAGE, PAD
 ANSWER_CUE = "answer:"
 
 
-def prompt_ids(tokenizer: Tokenizer, question: str, image_tokens: int) -> list[int]:
+def prompt_ids(tokenizer: Tokenizer, question: str, image_tokens: int,
+               image_words: list[str] | None = None) -> list[int]:
+    """image_words, when given, fill the image slot with those words' ids instead of
+    image_tokens placeholders."""
+    image = ([tokenizer.token_to_id(w) for w in image_words] if image_words is not None
+             else [IMAGE] * image_tokens)
     question_ids = tokenizer.encode(question, add_special_tokens=False).ids
     cue = tokenizer.encode(ANSWER_CUE, add_special_tokens=False).ids
-    return [BOS] + question_ids + [IMAGE] * image_tokens + cue
+    return [BOS] + image + question_ids + cue
 
 
 def answer_ids(tokenizer: Tokenizer, answer: str) -> list[int]:

@@ -1,11 +1,15 @@
 """The trainer behind `vlmeval train`: four stages on the scenes train split.
 
-1. encoder   CLIP-style: the ViT and a small text tower learn matching image and caption
-             embeddings with a symmetric InfoNCE loss.
+1. encoder   dense per-patch supervision by default, or CLIP-style InfoNCE (pretrain.py).
 2. lm        the decoder LM learns the language: captions as plain text (which shapes go
-             together: the prior POPE probes) and the text skills of `curriculum.text_skill`.
-3. align     encoder and LM frozen; the connector learns to turn patch features into something
-             the LM can caption.
+             together: the prior POPE probes), scenes as text (questions answered from a grid
+             of words in the image slot, `curriculum.word_grid`) and the text skills of
+             `curriculum.text_skill`.
+3. align     encoder and LM frozen; the connector learns to turn patch features into image
+             tokens the LM can read: the instruction mix (captions included) through the
+             frozen LM, plus, for prefix connectors with one token per grid cell, a grounding
+             loss: each image token, read through the LM's tied output head, names the word
+             of its cell in the scene's word grid.
 4. instruct  encoder frozen; connector + LM learn the instruction mix (presence with honest
              "no"s, counting, spatial relations, colours, captions), plus a share of text-only
              examples (--text-mix) so text skills survive visual tuning.
@@ -26,6 +30,7 @@ from typing import Any
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 
 from vlmeval.data import scenes
@@ -51,14 +56,14 @@ class Recipe:
     seed: int = 0
     encoder_objective: str = "dense"
     train_images: int = 20_000
-    encoder_steps: int = 800
-    lm_steps: int = 600
+    encoder_steps: int = 500
+    lm_steps: int = 2000
     align_steps: int = 300
     instruct_steps: int = 2000
     encoder_batch: int = 256
     batch_size: int = 64
     encoder_lr: float = 2e-3
-    lm_lr: float = 2e-3
+    lm_lr: float = 1e-3
     align_lr: float = 2e-3
     instruct_lr: float = 1e-3
     text_mix: float = 0.1
@@ -82,11 +87,16 @@ class Recipe:
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)}")
 
+    @property
+    def grid_side(self) -> int:
+        """Cells per side of the image-token grid: the 8x8 patch grid pooled by `pool`."""
+        return scenes.IMAGE_SIZE // 8 // self.pool
+
     def base_fields(self) -> dict[str, Any]:
         """The fields stages 1-2 depend on: a saved base is reused only if these match."""
         keys = ("seed", "encoder_objective", "train_images", "encoder_steps", "lm_steps", "encoder_batch",
                 "batch_size", "encoder_lr", "lm_lr", "vision_dim", "vision_depth", "vision_stem", "lm_dim",
-                "lm_depth")
+                "lm_depth", "pool")
         return {k: getattr(self, k) for k in keys}
 
 
@@ -130,14 +140,18 @@ class VisualData:
         self.model, self.tok, self.patches, self.recipe = model, tokenizer, patches, recipe
         self.rng = random.Random(f"{stage}-{recipe.seed}")
         self.stage = stage
+        side = recipe.grid_side
+        self.grounded = (model.connector.kind == "prefix" and model.image_tokens == side * side)
+        if stage == "align" and self.grounded:  # (pool, side * side) word ids of each cell
+            self.grid_ids = torch.tensor(
+                [[tokenizer.token_to_id(w) for w in curriculum.word_grid(scenes.scene("train", i), side)]
+                 for i in range(len(patches))])
 
     def example(self) -> tuple[int | None, str, str]:
         if self.stage == "instruct" and self.rng.random() < self.recipe.text_mix:
             return (None, *curriculum.text_skill(self.rng))
         i = self.rng.randrange(len(self.patches))
         scene = scenes.scene("train", i)
-        if self.stage == "align":
-            return (i, *curriculum.caption(scene, self.rng))
         return (i, *curriculum.instruction(scene, self.rng))
 
     def loss(self, examples: list[tuple[int | None, str, str]],
@@ -153,7 +167,12 @@ class VisualData:
             patches = self.patches[idx]
         features = self.model.connector(patches) if len(patches) else None
         logits, _ = self.model(ids, features=features, image_rows=image_rows)
-        return answer_loss(logits, labels)
+        loss = answer_loss(logits, labels)
+        if self.stage == "align" and self.grounded and features is not None:
+            idx = [i for i, _, _ in examples if i is not None]
+            loss = loss + F.cross_entropy(self.model.lm.logits(features).flatten(0, 1),
+                                          self.grid_ids[idx].flatten())
+        return loss
 
     def loss_fn(self, step: int) -> torch.Tensor:
         return self.loss([self.example() for _ in range(self.recipe.batch_size)])
