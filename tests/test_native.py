@@ -7,6 +7,8 @@ import math
 import random
 
 import pytest
+import torch
+from safetensors.torch import load_file
 
 from vlmeval import cli
 from vlmeval.adapters import resolve_model
@@ -194,3 +196,13 @@ def test_patch_labels_mark_every_object_once_at_its_centre():
             cell = int(y) // 8 * 8 + int(x) // 8
             assert int(centred[cell]) == scenes.CATEGORIES.index(o.category) + 1
             assert int(labels[i, cell, 0]) == int(centred[cell])  # the centre patch is covered
+
+
+def test_training_again_reproduces_the_weights(tmp_path):
+    steps = {"encoder": 2, "lm": 2, "align": 2, "instruct": 2}
+    recipe = recipe_for("mlp2x_gelu", train_images=32, steps=steps, **TINY)
+    a = train(recipe, tmp_path / "a")
+    b = train(recipe, tmp_path / "b", base=tmp_path / "base")  # --base changes nothing either
+    assert a["losses"] == b["losses"]
+    wa, wb = (load_file(str(tmp_path / d / "model.safetensors")) for d in "ab")
+    assert wa.keys() == wb.keys() and all(torch.equal(wa[k], wb[k]) for k in wa)
