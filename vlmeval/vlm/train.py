@@ -89,8 +89,8 @@ class Recipe:
 
     @property
     def grid_side(self) -> int:
-        """Cells per side of the image-token grid: the 8x8 patch grid pooled by `pool`."""
-        return scenes.IMAGE_SIZE // 8 // self.pool
+        """Cells per side of the image-token grid: the encoder's patch grid pooled by `pool`."""
+        return VisionConfig(stem=self.vision_stem).grid // self.pool
 
     def base_fields(self) -> dict[str, Any]:
         """The fields stages 1-2 depend on: a saved base is reused only if these match."""
