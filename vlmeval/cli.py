@@ -66,6 +66,15 @@ def build_parser() -> argparse.ArgumentParser:
                             "InfoNCE on captions")
     train.add_argument("--train-images", type=_positive_int,
                        help="train-split scenes in the training pool (recipe default)")
+    train.add_argument("--vision-encoder", type=Path, metavar="DIR",
+                       help="a local Hugging Face CLIP or SigLIP directory to use as the encoder "
+                            "(skips encoder pretraining)")
+    train.add_argument("--lm", type=Path, metavar="DIR",
+                       help="a local Hugging Face causal-LM directory (with its tokenizer.json) to "
+                            "use as the LM (skips LM pretraining; prefix connectors only)")
+    train.add_argument("--pool", type=_positive_int,
+                       help="average-pool the encoder's patch grid by N x N before the connector "
+                            "(recipe default 2; must divide the grid)")
     train.add_argument("--base", type=Path,
                        help="directory for the connector-independent encoder and LM: reused if "
                             "trained there with the same recipe, else trained and saved there")
@@ -94,11 +103,14 @@ def cmd_run(args: argparse.Namespace, argv: Sequence[str]) -> int:
 def cmd_train(args: argparse.Namespace) -> int:
     from vlmeval.vlm.train import parse_steps, recipe_for, train
 
+    # Flags left out keep the recipe's defaults.
+    given = {"encoder_objective": args.encoder_objective, "pool": args.pool,
+             "vision_encoder": str(args.vision_encoder) if args.vision_encoder else None,
+             "lm": str(args.lm) if args.lm else None}
     recipe = recipe_for(args.connector, seed=args.seed, text_mix=args.text_mix,
                         steps=parse_steps(args.steps) if args.steps else {},
                         train_images=args.train_images,
-                        **({"encoder_objective": args.encoder_objective}
-                           if args.encoder_objective else {}))
+                        **{k: v for k, v in given.items() if v is not None})
     record = train(recipe, args.out, base=args.base)
     val = ", ".join(f"{k} {v:.3f}" for k, v in record["validation"].items())
     print(f"trained {recipe.connector} in {record['total_seconds']:.0f} s "

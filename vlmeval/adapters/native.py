@@ -25,7 +25,7 @@ from vlmeval.data.scenes import image_sha256
 from vlmeval.records import Request
 from vlmeval.vlm import template
 from vlmeval.vlm.checkpoint import load_checkpoint
-from vlmeval.vlm.tokenizer import EOS, PAD
+from vlmeval.vlm.tokenizer import PAD
 
 
 class FeatureCache:
@@ -128,11 +128,12 @@ class NativeAdapter:
         out = torch.zeros(len(requests), 0, dtype=torch.long)
         done = torch.zeros(len(requests), dtype=torch.bool)
         limits = torch.tensor([r.max_new_tokens for r in requests])
+        eos = template.special(self.tokenizer, "<eos>")
         for step in range(steps):
             token = logits[:, -1].argmax(-1)  # (B,) greedy
             token = torch.where(done, torch.full_like(token, PAD), token)
             out = torch.cat([out, token[:, None]], dim=1)
-            done |= (token == EOS) | (step + 1 >= limits)
+            done |= (token == eos) | (step + 1 >= limits)
             if bool(done.all()):
                 break
             mask = torch.cat([mask, torch.ones(len(requests), 1, dtype=torch.long)], dim=1)

@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_model, save_model
 from tokenizers import Tokenizer
 
 from vlmeval.errors import ConfigError
@@ -41,8 +41,7 @@ def save_checkpoint(out: Path, model: VLM, tokenizer: Tokenizer, train: dict[str
     out.mkdir(parents=True, exist_ok=True)
     config = {"format": FORMAT, "format_version": FORMAT_VERSION, "config": model.cfg.to_json()}
     (out / "config.json").write_text(json.dumps(config, indent=2) + "\n")
-    save_file({k: v.detach().contiguous() for k, v in model.state_dict().items()},
-              str(out / "model.safetensors"))
+    save_model(model, str(out / "model.safetensors"))  # drops tied copies (an HF LM's head)
     tokenizer.save(str(out / "tokenizer.json"))
     (out / "train.json").write_text(json.dumps(train, indent=2) + "\n")
 
@@ -62,14 +61,15 @@ def load_checkpoint(path: Path) -> tuple[VLM, Tokenizer, dict[str, Any]]:
         raise ConfigError(f"{path / 'config.json'}: format_version {meta.get('format_version')!r} "
                           f"is not supported (this vlmeval reads {FORMAT_VERSION}); upgrade vlmeval")
     model = VLM(VLMConfig.from_json(meta["config"]))
-    state = load_file(str(path / "model.safetensors"))
-    result = model.load_state_dict(state, strict=False)
-    if result.missing_keys or result.unexpected_keys:
+    missing, unexpected = load_model(model, str(path / "model.safetensors"), strict=False)
+    if missing or unexpected:
         raise ConfigError(f"{path / 'model.safetensors'}: weights do not match config.json "
-                          f"(missing {result.missing_keys[:3]}, unexpected "
-                          f"{result.unexpected_keys[:3]}); re-save the checkpoint")
+                          f"(missing {sorted(missing)[:3]}, unexpected {sorted(unexpected)[:3]}); "
+                          f"re-save the checkpoint")
     tokenizer = load_tokenizer(path / "tokenizer.json")
-    if tokenizer.get_vocab_size() != model.cfg.lm.vocab_size:
+    # An HF LM's embedding matrix may have spare rows beyond its tokenizer; ours matches exactly.
+    size, vocab = tokenizer.get_vocab_size(), model.cfg.lm.vocab_size
+    if size > vocab or (model.cfg.lm.hf is None and size != vocab):
         raise ConfigError(f"{path / 'tokenizer.json'}: {tokenizer.get_vocab_size()} tokens but "
                           f"config lm.vocab_size is {model.cfg.lm.vocab_size}; re-save the checkpoint")
     return model.eval(), tokenizer, json.loads((path / "train.json").read_text())

@@ -31,6 +31,9 @@ class VisionConfig:
     heads: int = 4
     mlp_ratio: int = 4
     stem: Stem = "patch"
+    # A Hugging Face CLIP/SigLIP tower instead of the built-in ViT (vlm/hf_parts.py): its config
+    # dict, pixel mean/std, feature layer and source directory. The fields above then mirror it.
+    hf: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
         if self.stem not in ("patch", "conv"):
@@ -60,6 +63,9 @@ class LMConfig:
     heads: int = 4
     max_len: int = 256
     mlp_ratio: int = 4
+    # A Hugging Face causal LM instead of the built-in decoder (vlm/hf_parts.py): its config dict
+    # and source directory. The fields above then mirror it.
+    hf: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
         _positive("lm", vocab_size=self.vocab_size, dim=self.dim, depth=self.depth,
@@ -101,6 +107,13 @@ class VLMConfig:
                               f"(size {self.lm.vocab_size})")
         if self.connector.name == "cross_attn":
             _divides("connector", "every", self.connector.every, self.lm.depth)
+        if self.lm.hf is not None and self.connector.name == "cross_attn":
+            raise ConfigError("connector 'cross_attn' inserts gated layers between the built-in "
+                              "LM's blocks; with a Hugging Face LM (--lm) use a prefix connector "
+                              "(linear, mlp2x_gelu, resampler)")
+        if self.lm.hf is not None and self.connector.image_attention == "bidirectional":
+            raise ConfigError("connector.image_attention 'bidirectional' needs the built-in LM; "
+                              "a Hugging Face LM (--lm) attends causally: use 'causal'")
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

@@ -49,3 +49,7 @@ class DecoderLM(nn.Module):
     def logits(self, hidden: torch.Tensor) -> torch.Tensor:
         return hidden @ self.embed.weight.T  # tied head: (B, T, V)
 
+    @staticmethod
+    def past_length(past: list[KV]) -> int:
+        return past[0][0].shape[2]  # keys: (B, H, S, Dh)
+

@@ -22,10 +22,13 @@ class VLM(nn.Module):
     def __init__(self, cfg: VLMConfig) -> None:
         super().__init__()
         self.cfg = cfg
-        self.vision = VisionEncoder(cfg.vision)
+        if cfg.vision.hf is not None or cfg.lm.hf is not None:
+            from vlmeval.vlm import hf_parts  # transformers loads only when a model needs it
+        self.vision = (hf_parts.HFVisionEncoder(cfg.vision) if cfg.vision.hf is not None
+                       else VisionEncoder(cfg.vision))
         self.connector = CONNECTORS.get(cfg.connector.name)(
             cfg.connector, cfg.vision.dim, cfg.lm.dim, cfg.lm.depth)
-        self.lm = DecoderLM(cfg.lm)
+        self.lm = hf_parts.HFDecoderLM(cfg.lm) if cfg.lm.hf is not None else DecoderLM(cfg.lm)
 
     @property
     def image_tokens(self) -> int:
@@ -51,7 +54,7 @@ class VLM(nn.Module):
         attention_mask: (B, S) 1 for real tokens, 0 for (left) padding, over past + current.
         """
         B, T = input_ids.shape
-        past_len = past[0][0].shape[2] if past else 0
+        past_len = self.lm.past_length(past) if past else 0
         if image_rows is None:
             image_rows = torch.zeros(B, dtype=torch.bool, device=input_ids.device)
         x = self.lm.embed(input_ids)  # (B, T, D)
@@ -65,7 +68,10 @@ class VLM(nn.Module):
                                  f"token id {self.cfg.image_token_id} from the prompt")
             memory, rows = self._memory(features, image_rows, B, x)
             between = lambda i, h: self.connector.after_block(i, h, memory, rows)  # noqa: E731
-        mask = self._mask(T, past_len, attention_mask, is_image, x.device)
+        if self.cfg.lm.hf is not None:  # an HF LM builds its causal mask from the padding mask
+            mask = attention_mask
+        else:
+            mask = self._mask(T, past_len, attention_mask, is_image, x.device)
         if attention_mask is not None:
             positions = (attention_mask.long().cumsum(-1) - 1).clamp(min=0)[:, past_len:]
         else:

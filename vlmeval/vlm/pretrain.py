@@ -141,10 +141,10 @@ def train_encoder(recipe: "Recipe", vision: VisionEncoder, tokenizer, pool: torc
 
 # --- LM pretraining ---------------------------------------------------------------------------
 
-def train_lm(recipe: "Recipe", lm: DecoderLM, tokenizer, log: list) -> None:
+def train_lm(recipe: "Recipe", lm: DecoderLM, tokenizer, log: list, grid_side: int) -> None:
     """A mix of captions as plain text (the world's language and its co-occurrence prior),
-    scenes as text (instructions answered from a word grid in the image slot; LM_MIX) and text
-    skills in the instruction template."""
+    scenes as text (instructions answered from a grid_side x grid_side word grid in the image
+    slot; LM_MIX) and text skills in the instruction template."""
     torch.manual_seed(recipe.seed * 10 + 3)
     rng = random.Random(f"lm-{recipe.seed}")
     kinds, weights = zip(*LM_MIX.items())
@@ -156,9 +156,9 @@ def train_lm(recipe: "Recipe", lm: DecoderLM, tokenizer, log: list) -> None:
             return template.prompt_ids(tokenizer, q, 0), template.answer_ids(tokenizer, a)
         scene = scenes.scene("train", rng.randrange(recipe.train_images))
         if kind == "caption":
-            return [template.BOS], template.answer_ids(tokenizer, prompts.caption(scene))
+            return [template.special(tokenizer, "<bos>")], template.answer_ids(tokenizer, prompts.caption(scene))
         q, a = curriculum.instruction(scene, rng, curriculum.GRID_MIX)
-        words = curriculum.word_grid(scene, recipe.grid_side)
+        words = curriculum.word_grid(scene, grid_side)
         return template.prompt_ids(tokenizer, q, 0, words), template.answer_ids(tokenizer, a)
 
     def loss_fn(step: int) -> torch.Tensor:

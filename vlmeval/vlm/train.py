@@ -16,7 +16,9 @@
 
 Stages 1-2 do not depend on the connector: with `base=DIR` they are trained once, saved there,
 and reused by every connector trained with the same recipe (as LLaVA variants share one CLIP and
-one LM). Everything is seeded; train.json records recipe, seeds, steps, losses and validation.
+one LM). Bring-your-own parts (`vision_encoder`, `lm`: local Hugging Face directories, see
+hf_parts.py) replace the built-in ones and skip their pretraining stage. Everything is seeded;
+train.json records recipe, seeds, steps, losses and validation.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ import random
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -43,6 +45,9 @@ from vlmeval.vlm.loop import answer_loss, pad_batch, run_loop, trainable
 from vlmeval.vlm.model import VLM
 from vlmeval.vlm.pretrain import ENCODER_OBJECTIVES, to_float, train_encoder, train_lm
 from vlmeval.vlm.tokenizer import build_tokenizer
+
+if TYPE_CHECKING:
+    from tokenizers import Tokenizer
 
 STAGES = ("encoder", "lm", "align", "instruct")
 VAL_START = 1_000_000  # validation scenes: train-split indices far beyond any training pool
@@ -74,6 +79,8 @@ class Recipe:
     vision_stem: str = "conv"
     lm_dim: int = 128
     lm_depth: int = 4
+    vision_encoder: str | None = None  # a local HF CLIP/SigLIP directory instead of the built-in ViT
+    lm: str | None = None  # a local HF causal-LM directory instead of the built-in LM
 
     def __post_init__(self) -> None:
         if self.connector not in CONNECTORS:
@@ -86,17 +93,15 @@ class Recipe:
         for name in ("encoder_steps", "lm_steps", "align_steps", "instruct_steps"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)}")
-
-    @property
-    def grid_side(self) -> int:
-        """Cells per side of the image-token grid: the encoder's patch grid pooled by `pool`."""
-        return VisionConfig(stem=self.vision_stem).grid // self.pool
+        if self.lm is not None and self.connector == "cross_attn":
+            raise ConfigError("--connector cross_attn needs the built-in LM (its gated layers sit "
+                              "between the LM's blocks); with --lm use linear, mlp2x_gelu or resampler")
 
     def base_fields(self) -> dict[str, Any]:
         """The fields stages 1-2 depend on: a saved base is reused only if these match."""
         keys = ("seed", "encoder_objective", "train_images", "encoder_steps", "lm_steps", "encoder_batch",
                 "batch_size", "encoder_lr", "lm_lr", "vision_dim", "vision_depth", "vision_stem", "lm_dim",
-                "lm_depth", "pool")
+                "lm_depth", "pool", "vision_encoder", "lm")
         return {k: getattr(self, k) for k in keys}
 
 
@@ -104,12 +109,12 @@ class Recipe:
 
 def recipe_for(connector: str, seed: int = 0, text_mix: float | None = None,
                steps: dict[str, int] | None = None, train_images: int | None = None,
-               **sizes: int) -> Recipe:
+               **fields: Any) -> Recipe:
     """The shipped recipe for a connector, with the command line's overrides (None: default)."""
     overrides: dict[str, Any] = {f"{k}_steps": v for k, v in (steps or {}).items()}
     overrides.update((k, v) for k, v in (("text_mix", text_mix), ("train_images", train_images))
                      if v is not None)
-    return Recipe(connector=connector, seed=seed, **overrides, **sizes)
+    return Recipe(connector=connector, seed=seed, **overrides, **fields)
 
 
 def parse_steps(text: str) -> dict[str, int]:
@@ -140,8 +145,10 @@ class VisualData:
         self.model, self.tok, self.patches, self.recipe = model, tokenizer, patches, recipe
         self.rng = random.Random(f"{stage}-{recipe.seed}")
         self.stage = stage
-        side = recipe.grid_side
-        self.grounded = (model.connector.kind == "prefix" and model.image_tokens == side * side)
+        side = grid_side(model)
+        # Grounding reads image tokens through the built-in LM's tied head as grid words.
+        self.grounded = (model.connector.kind == "prefix" and model.image_tokens == side * side
+                         and model.cfg.lm.hf is None)
         if stage == "align" and self.grounded:  # (pool, side * side) word ids of each cell
             self.grid_ids = torch.tensor(
                 [[tokenizer.token_to_id(w) for w in curriculum.word_grid(scenes.scene("train", i), side)]
@@ -206,14 +213,33 @@ def validate(model: VLM, tokenizer, recipe: Recipe) -> dict[str, float]:
 
 # --- the whole recipe -----------------------------------------------------------------------
 
-def build_model(recipe: Recipe, vocab_size: int) -> VLM:
-    cfg = VLMConfig(
-        lm=LMConfig(vocab_size=vocab_size, dim=recipe.lm_dim, depth=recipe.lm_depth, heads=4,
-                    max_len=128),
-        vision=VisionConfig(dim=recipe.vision_dim, depth=recipe.vision_depth,
-                            stem=recipe.vision_stem),
-        connector=ConnectorConfig(name=recipe.connector, pool=recipe.pool))
-    return VLM(cfg)
+def grid_side(model: VLM) -> int:
+    """Cells per side of the image-token grid: the encoder's patch grid pooled by `pool`."""
+    return model.cfg.vision.grid // model.cfg.connector.pool
+
+
+def build_model(recipe: Recipe) -> tuple[VLM, "Tokenizer"]:
+    """The untrained model and its tokenizer; bring-your-own parts come with their weights."""
+    if recipe.vision_encoder is not None or recipe.lm is not None:
+        from vlmeval.vlm import hf_parts
+    if recipe.lm is not None:
+        tokenizer = hf_parts.lm_tokenizer(Path(recipe.lm))
+        lm = hf_parts.lm_config(Path(recipe.lm), tokenizer)
+    else:
+        tokenizer = build_tokenizer(curriculum.vocabulary_corpus())
+        lm = LMConfig(vocab_size=tokenizer.get_vocab_size(), dim=recipe.lm_dim,
+                      depth=recipe.lm_depth, heads=4, max_len=128)
+    vision = (hf_parts.vision_config(Path(recipe.vision_encoder)) if recipe.vision_encoder
+              else VisionConfig(dim=recipe.vision_dim, depth=recipe.vision_depth,
+                                stem=recipe.vision_stem))
+    model = VLM(VLMConfig(lm=lm, vision=vision,
+                          connector=ConnectorConfig(name=recipe.connector, pool=recipe.pool),
+                          image_token_id=template.special(tokenizer, "<image>")))
+    if recipe.vision_encoder is not None:
+        hf_parts.load_pretrained(model.vision, Path(recipe.vision_encoder))
+    if recipe.lm is not None:
+        hf_parts.load_pretrained(model.lm, Path(recipe.lm))
+    return model, tokenizer
 
 
 def _load_base(base: Path, recipe: Recipe, model: VLM) -> dict[str, Any] | None:
@@ -233,8 +259,7 @@ def train(recipe: Recipe, out: Path, base: Path | None = None) -> dict[str, Any]
     """Run the recipe and save a checkpoint directory at `out`; returns the train record."""
     started = time.perf_counter()
     torch.manual_seed(recipe.seed)
-    tokenizer = build_tokenizer(curriculum.vocabulary_corpus())
-    model = build_model(recipe, tokenizer.get_vocab_size())
+    model, tokenizer = build_model(recipe)
     losses: dict[str, list] = {s: [] for s in STAGES}
     seconds: dict[str, float] = {}
 
@@ -246,10 +271,12 @@ def train(recipe: Recipe, out: Path, base: Path | None = None) -> dict[str, Any]
         print(f"reusing encoder and LM from {base}")
     else:
         t0 = time.perf_counter()
-        train_encoder(recipe, model.vision, tokenizer, pool, losses["encoder"])
+        if recipe.vision_encoder is None:  # a bring-your-own encoder comes pretrained
+            train_encoder(recipe, model.vision, tokenizer, pool, losses["encoder"])
         seconds["encoder"] = round(time.perf_counter() - t0, 1)
         t0 = time.perf_counter()
-        train_lm(recipe, model.lm, tokenizer, losses["lm"])
+        if recipe.lm is None:
+            train_lm(recipe, model.lm, tokenizer, losses["lm"], grid_side(model))
         seconds["lm"] = round(time.perf_counter() - t0, 1)
         if base:
             base.mkdir(parents=True, exist_ok=True)
