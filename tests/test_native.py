@@ -184,6 +184,25 @@ def test_base_directory_is_reused_only_with_the_same_recipe(tmp_path):
               base=tmp_path / "base")
 
 
+def test_cross_attn_learns_to_read_the_word_grid_in_lm_pretraining(tmp_path):
+    """Its gated layers train in the LM stage (the grid in their memory), so the base holds them,
+    and a prefix connector cannot reuse that base."""
+    steps = {"encoder": 2, "lm": 3, "align": 1, "instruct": 1}
+    train(recipe_for("cross_attn", train_images=32, steps=steps, **TINY), tmp_path / "x",
+          base=tmp_path / "base")
+    gates = load_file(str(tmp_path / "base" / "connector.safetensors"))
+    assert any(float(v.abs().sum()) > 0 for k, v in gates.items() if k.endswith("gate"))
+    with pytest.raises(ConfigError, match="base.json: this base was trained with a different"):
+        train(recipe_for("linear", train_images=32, steps=steps, **TINY), tmp_path / "l",
+              base=tmp_path / "base")
+    a = train(recipe_for("cross_attn", train_images=32, steps=steps, **TINY), tmp_path / "y")
+    b = train(recipe_for("cross_attn", train_images=32, steps=steps, **TINY), tmp_path / "z",
+              base=tmp_path / "base")  # reusing the base reproduces the weights
+    assert a["losses"] == b["losses"]
+    wa, wb = (load_file(str(tmp_path / d / "model.safetensors")) for d in "yz")
+    assert all(torch.equal(wa[k], wb[k]) for k in wa)
+
+
 def test_patch_labels_mark_every_object_once_at_its_centre():
     from vlmeval.vlm.pretrain import patch_labels
     labels = patch_labels(50, 8, 64)  # (50, 64, 4)

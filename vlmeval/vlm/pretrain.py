@@ -28,6 +28,7 @@ from torch import nn
 from vlmeval.data import prompts, scenes
 from vlmeval.vlm import curriculum, template
 from vlmeval.vlm.config import LMConfig
+from vlmeval.vlm.connectors import Connector
 from vlmeval.vlm.lm import DecoderLM
 from vlmeval.vlm.loop import answer_loss, pad_batch, run_loop
 from vlmeval.vlm.tokenizer import PAD
@@ -141,32 +142,50 @@ def train_encoder(recipe: "Recipe", vision: VisionEncoder, tokenizer, pool: torc
 
 # --- LM pretraining ---------------------------------------------------------------------------
 
-def train_lm(recipe: "Recipe", lm: DecoderLM, tokenizer, log: list, grid_side: int) -> None:
+def train_lm(recipe: "Recipe", lm: DecoderLM, tokenizer, log: list, grid_side: int,
+             connector: Connector | None = None) -> None:
     """A mix of captions as plain text (the world's language and its co-occurrence prior),
-    scenes as text (instructions answered from a grid_side x grid_side word grid in the image
-    slot; LM_MIX) and text skills in the instruction template."""
+    scenes as text (instructions answered from a grid_side x grid_side word grid; LM_MIX) and
+    text skills in the instruction template.
+
+    The word grid sits where the model will read the image from: in the image slot of the
+    prompt, or, given a cross_attn connector, in its memory, read through its gated layers
+    (trained here with the LM, so they open before any image features arrive)."""
     torch.manual_seed(recipe.seed * 10 + 3)
     rng = random.Random(f"lm-{recipe.seed}")
     kinds, weights = zip(*LM_MIX.items())
+    in_memory = connector is not None and connector.kind == "cross_attn"
+    no_grid = [template.special(tokenizer, "<pad>")] * grid_side * grid_side
 
-    def example() -> tuple[list[int], list[int]]:
+    def example() -> tuple[list[int], list[int], list[int] | None]:
         kind = rng.choices(kinds, weights)[0]
         if kind == "text":
             q, a = curriculum.text_skill(rng)
-            return template.prompt_ids(tokenizer, q, 0), template.answer_ids(tokenizer, a)
+            return template.prompt_ids(tokenizer, q, 0), template.answer_ids(tokenizer, a), None
         scene = scenes.scene("train", rng.randrange(recipe.train_images))
         if kind == "caption":
-            return [template.special(tokenizer, "<bos>")], template.answer_ids(tokenizer, prompts.caption(scene))
+            return ([template.special(tokenizer, "<bos>")],
+                    template.answer_ids(tokenizer, prompts.caption(scene)), None)
         q, a = curriculum.instruction(scene, rng, curriculum.GRID_MIX)
         words = curriculum.word_grid(scene, grid_side)
-        return template.prompt_ids(tokenizer, q, 0, words), template.answer_ids(tokenizer, a)
+        if in_memory:
+            grid = [tokenizer.token_to_id(w) for w in words]
+            return template.prompt_ids(tokenizer, q, 0), template.answer_ids(tokenizer, a), grid
+        return template.prompt_ids(tokenizer, q, 0, words), template.answer_ids(tokenizer, a), None
 
     def loss_fn(step: int) -> torch.Tensor:
-        rows, answers = zip(*(example() for _ in range(recipe.batch_size)))
+        rows, answers, grids = zip(*(example() for _ in range(recipe.batch_size)))
         ids, labels = pad_batch(list(rows), list(answers))
         B, T = ids.shape
-        hidden, _ = lm(lm.embed(ids), torch.arange(T).expand(B, T))
+        between = None
+        if in_memory:  # rows without a grid attend to <pad> words, gated off by `has`
+            memory = lm.embed(torch.tensor([g or no_grid for g in grids]))  # (B, M, D)
+            has = torch.tensor([g is not None for g in grids], dtype=memory.dtype)[:, None, None]
+            between = lambda i, h: connector.after_block(i, h, memory, has)  # noqa: E731
+        hidden, _ = lm(lm.embed(ids), torch.arange(T).expand(B, T), between=between)
         return answer_loss(lm.logits(hidden), labels)
 
-    run_loop("lm", recipe.lm_steps, [p for p in lm.parameters() if p.requires_grad],
-             recipe.lm_lr, loss_fn, log)
+    params = [p for p in lm.parameters() if p.requires_grad]
+    if in_memory:
+        params += [p for p in connector.layers.parameters()]
+    run_loop("lm", recipe.lm_steps, params, recipe.lm_lr, loss_fn, log)

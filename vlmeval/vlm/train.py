@@ -7,9 +7,9 @@
              `curriculum.text_skill`.
 3. align     encoder and LM frozen; the connector learns to turn patch features into image
              tokens the LM can read: the instruction mix (captions included) through the
-             frozen LM, plus, for prefix connectors with one token per grid cell, a grounding
-             loss: each image token, read through the LM's tied output head, names the word
-             of its cell in the scene's word grid.
+             frozen LM, plus, for connectors with one image token (or cross_attn memory slot)
+             per grid cell, a grounding loss: each token, read through the LM's tied output
+             head, names the word of its cell in the scene's word grid.
 4. instruct  encoder frozen; connector + LM learn the instruction mix (presence with honest
              "no"s, counting, spatial relations, colours, captions), plus a share of text-only
              examples (--text-mix) so text skills survive visual tuning.
@@ -102,7 +102,11 @@ class Recipe:
         keys = ("seed", "encoder_objective", "train_images", "encoder_steps", "lm_steps", "encoder_batch",
                 "batch_size", "encoder_lr", "lm_lr", "vision_dim", "vision_depth", "vision_stem", "lm_dim",
                 "lm_depth", "pool", "vision_encoder", "lm")
-        return {k: getattr(self, k) for k in keys}
+        fields = {k: getattr(self, k) for k in keys}
+        # A cross_attn LM learns to read the word grid through its gated layers, which the base
+        # then holds too; every prefix connector shares one base.
+        fields["lm_reads"] = "cross_attn" if self.connector == "cross_attn" else "prefix"
+        return fields
 
 
 # --- data ----------------------------------------------------------------------------------
@@ -146,9 +150,11 @@ class VisualData:
         self.rng = random.Random(f"{stage}-{recipe.seed}")
         self.stage = stage
         side = grid_side(model)
-        # Grounding reads image tokens through the built-in LM's tied head as grid words.
-        self.grounded = (model.connector.kind == "prefix" and model.image_tokens == side * side
-                         and model.cfg.lm.hf is None)
+        # Grounding reads each image token (prefix) or memory slot (cross_attn) through the
+        # built-in LM's tied head as its cell's grid word.
+        slots = (model.image_tokens if model.connector.kind == "prefix"
+                 else model.connector.memory_size(model.cfg.vision.n_patches))
+        self.grounded = slots == side * side and model.cfg.lm.hf is None
         if stage == "align" and self.grounded:  # (pool, side * side) word ids of each cell
             self.grid_ids = torch.tensor(
                 [[tokenizer.token_to_id(w) for w in curriculum.word_grid(scenes.scene("train", i), side)]
@@ -252,6 +258,8 @@ def _load_base(base: Path, recipe: Recipe, model: VLM) -> dict[str, Any] | None:
                           f"({record['recipe']}); use another --base directory or remove it")
     model.vision.load_state_dict(load_file(str(base / "encoder.safetensors")))
     model.lm.load_state_dict(load_file(str(base / "lm.safetensors")))
+    if model.connector.kind == "cross_attn":
+        model.connector.load_state_dict(load_file(str(base / "connector.safetensors")))
     return record
 
 
@@ -276,7 +284,7 @@ def train(recipe: Recipe, out: Path, base: Path | None = None) -> dict[str, Any]
         seconds["encoder"] = round(time.perf_counter() - t0, 1)
         t0 = time.perf_counter()
         if recipe.lm is None:
-            train_lm(recipe, model.lm, tokenizer, losses["lm"], grid_side(model))
+            train_lm(recipe, model.lm, tokenizer, losses["lm"], grid_side(model), model.connector)
         seconds["lm"] = round(time.perf_counter() - t0, 1)
         if base:
             base.mkdir(parents=True, exist_ok=True)
@@ -284,6 +292,9 @@ def train(recipe: Recipe, out: Path, base: Path | None = None) -> dict[str, Any]
                       str(base / "encoder.safetensors"))
             save_file({k: v.contiguous() for k, v in model.lm.state_dict().items()},
                       str(base / "lm.safetensors"))
+            if model.connector.kind == "cross_attn":
+                save_file({k: v.contiguous() for k, v in model.connector.state_dict().items()},
+                          str(base / "connector.safetensors"))
             base_meta = {"recipe": recipe.base_fields(), "vocab_size": model.cfg.lm.vocab_size,
                       "losses": {s: losses[s] for s in ("encoder", "lm")},
                       "seconds": {s: seconds[s] for s in ("encoder", "lm")}}

@@ -2,7 +2,9 @@
 
 No image tokens enter the sequence. After every `every` LM blocks, a layer lets text attend to
 the image memory; its contributions are scaled by tanh(gate) with gates initialised at 0, so an
-untrained connector leaves the LM's output exactly unchanged.
+untrained connector leaves the LM's output exactly unchanged. The layers' MLPs are 2x wide
+(Flamingo uses 4x): two such layers on a 128-wide LM cost 270k parameters, which keeps the
+checkpoint under the zoo's 5 MB.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ class GatedCrossAttention(nn.Module):
         self.attn = Attention(dim, heads)
         self.attn_gate = nn.Parameter(torch.zeros(1))
         self.ln_mlp = nn.LayerNorm(dim)
-        self.mlp = MLP(dim, 4)
+        self.mlp = MLP(dim, 2)
         self.mlp_gate = nn.Parameter(torch.zeros(1))
 
     def forward(self, x: torch.Tensor, memory: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
