@@ -1,0 +1,1 @@
+"""Metrics that reproduce an official evaluator's numbers (one module per benchmark family)."""
