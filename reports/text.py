@@ -9,9 +9,9 @@ def fmt(value: float | None) -> str:
     return "nan" if value is None else f"{value:.3f}"
 
 
-def metric_line(group: str, name: str, m: dict[str, Any]) -> str:
+def metric_line(group: str, name: str, m: dict[str, Any], width: int = 12) -> str:
     ci = f"[{fmt(m['ci_low'])}, {fmt(m['ci_high'])}]"
-    return f"  {group:<12} {name:<20} {fmt(m['value']):>6}  {ci:<16} {m['n']:>6}"
+    return f"  {group:<{width}} {name:<20} {fmt(m['value']):>6}  {ci:<16} {m['n']:>6}"
 
 
 def task_table(name: str, result: dict[str, Any]) -> str:
@@ -23,11 +23,11 @@ def task_table(name: str, result: dict[str, Any]) -> str:
         f"{name} (v{result['version']}) · policy {result['policy']} · headline "
         f"{result['headline']} = {fmt(head['value'])} ({sens})",
         f"  {result['n_requests']} requests · {result['errors']} errors · unparsed: {unparsed}",
-        f"  {'group':<12} {'metric':<20} {'value':>6}  {'95% CI':<16} {'n':>6}",
     ]
-    for key, m in result["metrics"].items():
-        group, _, metric = key.rpartition("/")
-        lines.append(metric_line(group or "-", metric, m))
+    rows = [(*key.rpartition("/")[::2], m) for key, m in result["metrics"].items()]
+    width = max([12, *(len(group) for group, _, _ in rows)])  # e.g. "question_type/how many"
+    lines.append(f"  {'group':<{width}} {'metric':<20} {'value':>6}  {'95% CI':<16} {'n':>6}")
+    lines.extend(metric_line(group or "-", metric, m, width) for group, metric, m in rows)
     return "\n".join(lines)
 
 

@@ -2,7 +2,7 @@ import pytest
 
 from vlmeval.adapters import resolve_model
 from vlmeval.registry import Registry, UnknownName
-from vlmeval.tasks.suites import resolve_task, suite_tasks
+from vlmeval.tasks.suites import resolve_task, suite_tasks, task_names
 
 
 def test_register_get_and_names():
@@ -25,4 +25,6 @@ def test_unknown_names_suggest_and_list():
         suite_tasks("halucination")
     with pytest.raises(UnknownName) as e:
         resolve_task("zzz")
-    assert "did you mean" not in str(e.value) and "(valid: counting, pope, spatial)" in str(e.value)
+    valid = ", ".join(task_names())
+    assert "did you mean" not in str(e.value) and f"(valid: {valid})" in str(e.value)
+    assert {"counting", "pope", "spatial", "vqa"} <= set(task_names())

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from vlmeval.adapters.baselines import OracleAdapter, _Baseline
+from vlmeval.adapters.baselines import AlwaysYesAdapter, OracleAdapter, _Baseline
 from vlmeval.data import prompts, scenes
 from vlmeval.parsing import parse_count
 from vlmeval.runner import RunConfig, run
+from vlmeval.tasks.vqa import VQATask
 
 COUNT_TABLE = [  # raw, official, strict
     ("2", "2", "2"), ("Two.", "2", "2"), (" 3 ", "3", "3"), ("There are two stars.", "2", None),
@@ -100,3 +101,36 @@ def test_spatial_pairs_are_unambiguous_and_complementary():
         assert scene.count(a.category) == scene.count(b.category) == 1
         holds = prompts.relation_holds(a, first.meta["relation"], b)
         assert holds is not None and first.target == ("yes" if holds else "no")
+
+
+class Synonyms(_Baseline):
+    """Answers VQA with what a minority of annotators said: "big"/"little", number words."""
+
+    def answer(self, request):
+        answers = request.meta["answers"]
+        return answers[-1]  # the last of the ten: the synonym or number word where there is one
+
+
+def test_vqa_oracle_scores_one_and_synonyms_score_what_the_official_metric_gives(tmp_path):
+    def metrics(adapter):
+        result = run(RunConfig(model=adapter.name, tasks=("vqa",), limit=40,
+                               out=tmp_path / adapter.name), adapter)
+        return result.results["tasks"]["vqa"]["metrics"]
+
+    oracle = metrics(OracleAdapter("oracle"))
+    assert oracle["accuracy"]["value"] == 1.0 and oracle["exact_match_rate"]["value"] == 1.0
+    assert all(oracle[f"answer_type/{t}/accuracy"]["value"] == 1.0
+               for t in ("yes/no", "number", "other"))
+    syn = metrics(Synonyms("synonyms"))
+    # three of ten annotators said "big"/"little": min(1, 3/3) on 7 subsets, 2/3 on 3 -> 0.9
+    assert syn["question_type/what size is the/accuracy"]["value"] == pytest.approx(0.9)
+    # "three" is normalised to "3", which seven annotators wrote
+    assert syn["answer_type/number/accuracy"]["value"] == 1.0
+    assert syn["question_type/what colour is the/accuracy"]["value"] == 1.0
+
+    always_yes = metrics(AlwaysYesAdapter("yes"))
+    plan = [r for r in VQATask(limit=40).requests() if r.meta["answer_type"] == "yes/no"]
+    share_yes = sum(r.target == "yes" for r in plan) / len(plan)
+    assert always_yes["answer_type/yes/no/accuracy"]["value"] == pytest.approx(share_yes)
+    assert 0.2 < share_yes < 0.8  # both answers occur
+    assert always_yes["answer_type/other/accuracy"]["value"] == 0.0
