@@ -102,8 +102,6 @@ class HFDecoderLM(nn.Module):
     out, `logits` through its output head. It takes a 2-D padding mask (HF builds the causal
     mask), so bidirectional image attention and cross_attn hooks are not available."""
 
-    takes_padding_mask = True
-
     def __init__(self, cfg: LMConfig) -> None:
         super().__init__()
         assert cfg.hf is not None

@@ -52,4 +52,3 @@ class DecoderLM(nn.Module):
     @staticmethod
     def past_length(past: list[KV]) -> int:
         return past[0][0].shape[2]  # keys: (B, H, S, Dh)
-

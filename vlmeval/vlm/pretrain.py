@@ -187,5 +187,5 @@ def train_lm(recipe: "Recipe", lm: DecoderLM, tokenizer, log: list, grid_side: i
 
     params = [p for p in lm.parameters() if p.requires_grad]
     if in_memory:
-        params += [p for p in connector.layers.parameters()]
+        params += list(connector.layers.parameters())
     run_loop("lm", recipe.lm_steps, params, recipe.lm_lr, loss_fn, log)
