@@ -24,6 +24,7 @@ def task_table(name: str, result: dict[str, Any]) -> str:
         f"{result['headline']} = {fmt(head['value'])} ({sens})",
         f"  {result['n_requests']} requests · {result['errors']} errors · unparsed: {unparsed}",
     ]
+    lines.extend(f"  note: {note}" for note in result.get("notes", []))
     rows = [(*key.rpartition("/")[::2], m) for key, m in result["metrics"].items()]
     width = max([12, *(len(group) for group, _, _ in rows)])  # e.g. "question_type/how many"
     lines.append(f"  {'group':<{width}} {'metric':<20} {'value':>6}  {'95% CI':<16} {'n':>6}")

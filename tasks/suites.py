@@ -6,12 +6,12 @@ import difflib
 
 from vlmeval.probes import PROBES
 from vlmeval.registry import Registry, UnknownName
-from vlmeval.tasks import counting, spatial, vqa  # noqa: F401  (register themselves)
+from vlmeval.tasks import captioning, counting, spatial, vqa  # noqa: F401  (register themselves)
 from vlmeval.tasks.base import TASKS, Task
 
 SUITES: Registry[tuple[str, ...]] = Registry("suite")
 SUITES.register("hallucination")(("pope",))
-SUITES.register("vision")(("vqa", "counting", "spatial"))
+SUITES.register("vision")(("vqa", "captioning", "counting", "spatial"))
 
 
 def task_names() -> list[str]:

@@ -62,3 +62,35 @@ def caption(scene: Scene) -> str:
     objects = sorted(scene.objects, key=lambda o: o.cell)
     return " ".join(f"{article(o.size)} {o.size} {o.colour} {o.category} {place(o)}."
                     for o in objects)
+
+
+CAPTION_QUESTION = "Describe the image."
+_OTHER_SIZE = {"large": "big", "small": "little"}
+
+
+def _corner(obj: SceneObject) -> str:
+    text = place(obj)
+    return text.replace("at the", "in the") + " corner" if obj.cell[0] != 1 != obj.cell[1] else text
+
+
+def _listing(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def reference_captions(scene: Scene) -> list[str]:
+    """Five references per image, as five annotators would write them: the training caption,
+    then other orders and other words ("big", "little", "in the top left corner", one listing
+    sentence), so BLEU and CIDEr reward the content rather than one phrasing."""
+    grid = sorted(scene.objects, key=lambda o: o.cell)
+    by_size = sorted(grid, key=lambda o: o.size != "large")
+    n = len(grid)
+    return [
+        caption(scene),
+        " ".join(f"{article(_OTHER_SIZE[o.size])} {_OTHER_SIZE[o.size]} {o.colour} {o.category} "
+                 f"{place(o)}." for o in reversed(grid)),
+        "There " + ("is " if n == 1 else "are ") + _listing(
+            [f"{article(o.size)} {o.size} {o.colour} {o.category}" for o in grid]) + ".",
+        " ".join(f"{article(o.colour)} {o.colour} {o.category} {_corner(o)}." for o in by_size),
+        f"{NUMBER_WORDS[n].capitalize()} shape{'s' if n > 1 else ''}: " + _listing(
+            [f"{article(o.colour)} {o.colour} {o.category} {place(o)}" for o in grid]) + ".",
+    ]

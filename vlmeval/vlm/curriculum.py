@@ -19,7 +19,7 @@ from vlmeval.data import prompts
 from vlmeval.data.scenes import CATEGORIES, COLOURS, IMAGE_SIZE, SIZES, THEMES, Scene
 
 Example = tuple[str, str]  # (question, answer)
-CAPTION_QUESTION = "Describe the image."
+CAPTION_QUESTION = prompts.CAPTION_QUESTION
 OPPOSITES = {"left": "right", "right": "left", "above": "below", "below": "above",
              "top": "bottom", "bottom": "top", "large": "small", "small": "large",
              "yes": "no", "no": "yes"}

@@ -1,0 +1,79 @@
+"""captioning: "Describe the image." scored as the COCO caption evaluator does.
+
+BLEU-1..4, ROUGE-L and CIDEr-D from pycocoevalcap's scorer classes (vlmeval.metrics.caption)
+against every reference caption of the image: five per scenes image
+(`prompts.reference_captions`), the annotations' captions on COCO. The oracle answers with the
+first reference, so it scores BLEU and ROUGE-L 1.0; CIDEr-D is not bounded by 1.
+
+CIDEr-D's document frequencies come from the evaluated set (pycocoevalcap computes them from the
+references it is given), so its value depends on which images are scored: compare CIDEr-D only
+between runs on the same images. Results name the tokenizer that ran (Java PTBTokenizer or the
+pure-Python stand-in). An empty or failed output is scored as an empty caption, not skipped.
+Units for the CIs are images; the bootstrap recomputes corpus BLEU from per-image n-gram
+statistics and averages per-image ROUGE-L and CIDEr-D (document frequencies held fixed).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+
+from vlmeval.data import prompts, scenes_samples
+from vlmeval.metrics.caption import BLEU_N, BLEU_WIDTH, bleu_from_sums, caption_scores
+from vlmeval.records import Parsed, Request, Verdict
+from vlmeval.stats import bootstrap_metrics, safe_ratio
+from vlmeval.tasks.base import TASKS, Task, TaskScore
+
+ROUGE, CIDER, N = BLEU_WIDTH, BLEU_WIDTH + 1, BLEU_WIDTH + 2  # columns after the BLEU stats
+
+
+@TASKS.register("captioning")
+class CaptioningTask(Task):
+    """One caption per image; BLEU-1..4, ROUGE-L, CIDEr-D against all its references."""
+
+    name = "captioning"
+    version = "1"
+    headline = "cider_d"
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._scored: dict[str, tuple[np.ndarray, dict]] = {}
+
+    def requests(self) -> list[Request]:
+        out = []
+        for sample in scenes_samples("eval")[: self.limit]:
+            refs = prompts.reference_captions(sample.fields["scene"])
+            out.append(Request(
+                task=self.name, request_id=sample.id, sample_id=sample.id,
+                prompt=prompts.CAPTION_QUESTION, image=sample.image, target=refs[0],
+                max_new_tokens=64, meta={"references": refs}))
+        return out
+
+    def parse(self, raw: str, policy: str) -> Parsed:
+        """The caption as written, under either policy (the tokenizer normalises it)."""
+        return Parsed.ok(raw.strip())
+
+    def verdict(self, record: dict[str, Any], parsed: Parsed) -> Verdict:
+        """Caption metrics are corpus-level; per sample there is no right or wrong."""
+        return Verdict(correct=None, outcome="scored with the set")
+
+    def score(self, records: Sequence[dict[str, Any]], policy: str, seed: int) -> TaskScore:
+        refs = {r["request_id"]: list(r["meta"]["references"]) for r in records}
+        hyps = {r["request_id"]: (r["raw"] or "").strip() for r in records}
+        key = repr((sorted(refs.items()), sorted(hyps.items())))
+        if key not in self._scored:  # both policies read the same text: tokenise once
+            self._scored[key] = caption_scores(refs, hyps)
+        stats, official = self._scored[key]
+        counts = np.concatenate([stats, np.ones((len(stats), 1))], axis=1)
+        metrics = {f"bleu_{n}": (lambda s, n=n: bleu_from_sums(s, n)) for n in range(1, BLEU_N + 1)}
+        metrics["rouge_l"] = lambda s: safe_ratio(s[..., ROUGE], s[..., N])
+        metrics["cider_d"] = lambda s: safe_ratio(s[..., CIDER], s[..., N])
+        n_of = {name: (lambda s: s[..., N]) for name in metrics}
+        scored = bootstrap_metrics(counts, metrics, n_of, seed=seed)
+        for name, metric in scored.items():  # the point estimate is pycocoevalcap's own value
+            if name in official and metric.n:
+                scored[name] = type(metric)(official[name], metric.ci_low, metric.ci_high, metric.n)
+        return TaskScore(metrics=scored, tokenizer=official["tokenizer"], n_images=len(records),
+                         notes=[f"tokenizer: {official['tokenizer']}",
+                                "CIDEr-D document frequencies computed over the evaluated images"])
