@@ -7,11 +7,12 @@ records stored in the run directory, so every number can be recomputed from it.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, ClassVar, Sequence
 
 from vlmeval.errors import ConfigError
 from vlmeval.parsing import POLICIES
-from vlmeval.records import Metric, Parsed, Request, Verdict
+from vlmeval.records import Metric, Parsed, Request, Sample, Verdict
 from vlmeval.registry import Registry
 
 
@@ -23,16 +24,35 @@ class Task:
     version: ClassVar[str]
     headline: ClassVar[str]
     policies: ClassVar[tuple[str, ...]] = POLICIES
+    # Whether `--data` applies: the task reads questions and answers from any source
+    # (vlmeval.data.sources), not only from the built-in world.
+    reads_data: ClassVar[bool] = False
 
-    def __init__(self, *, limit: int | None = None, seed: int = 0) -> None:
+    def __init__(self, *, limit: int | None = None, seed: int = 0, data: Path | None = None,
+                 images: Path | None = None) -> None:
         if limit is not None and limit < 1:
             raise ConfigError(f"{self.name}: --limit must be a positive number of samples, got {limit}")
+        if data is not None and not self.reads_data:
+            raise ConfigError(f"task {self.name!r} reads only its built-in data; --data applies "
+                              f"to tasks that read files (see `vlmeval list tasks`)")
         self.limit = limit
         self.seed = seed
+        self.data = Path(data) if data is not None else None
+        self.images = Path(images) if images is not None else None
 
     def args(self) -> dict[str, Any]:
         """The arguments that shape the requests (recorded in run.json)."""
-        return {"limit": self.limit, "seed": self.seed}
+        out: dict[str, Any] = {"limit": self.limit, "seed": self.seed}
+        if self.data is not None:
+            out.update(data=str(self.data), images=str(self.images) if self.images else None)
+        return out
+
+    def data_samples(self) -> list[Sample]:
+        """The samples of --data for this task (its fields: question, answers, extras)."""
+        from vlmeval.data.sources import load_samples
+
+        assert self.data is not None
+        return load_samples(self.data, self.name, self.images, self.limit)
 
     def requests(self) -> list[Request]:
         raise NotImplementedError

@@ -3,7 +3,9 @@
 BLEU-1..4, ROUGE-L and CIDEr-D from pycocoevalcap's scorer classes (vlmeval.metrics.caption)
 against every reference caption of the image: five per scenes image
 (`prompts.reference_captions`), the annotations' captions on COCO. The oracle answers with the
-first reference, so it scores BLEU and ROUGE-L 1.0; CIDEr-D is not bounded by 1.
+first reference, so it scores BLEU and ROUGE-L 1.0; CIDEr-D is not bounded by 1. With --data:
+any source, e.g. a COCO captions annotation JSON and its images (a row's question, if any,
+replaces the prompt).
 
 CIDEr-D's document frequencies come from the evaluated set (pycocoevalcap computes them from the
 references it is given), so its value depends on which images are scored: compare CIDEr-D only
@@ -35,20 +37,23 @@ class CaptioningTask(Task):
     name = "captioning"
     version = "1"
     headline = "cider_d"
+    reads_data = True
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._scored: dict[str, tuple[np.ndarray, dict]] = {}
 
     def requests(self) -> list[Request]:
-        out = []
-        for sample in scenes_samples("eval")[: self.limit]:
-            refs = prompts.reference_captions(sample.fields["scene"])
-            out.append(Request(
-                task=self.name, request_id=sample.id, sample_id=sample.id,
-                prompt=prompts.CAPTION_QUESTION, image=sample.image, target=refs[0],
-                max_new_tokens=64, meta={"references": refs}))
-        return out
+        if self.data is not None:
+            items = [(s, list(s.fields["answers"]), s.fields.get("question") or None)
+                     for s in self.data_samples()]
+        else:
+            items = [(s, prompts.reference_captions(s.fields["scene"]), None)
+                     for s in scenes_samples("eval")[: self.limit]]
+        return [Request(task=self.name, request_id=sample.id, sample_id=sample.id,
+                        prompt=question or prompts.CAPTION_QUESTION, image=sample.image,
+                        target=refs[0], max_new_tokens=64, meta={"references": refs})
+                for sample, refs, question in items]
 
     def parse(self, raw: str, policy: str) -> Parsed:
         """The caption as written, under either policy (the tokenizer normalises it)."""

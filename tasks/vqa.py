@@ -10,10 +10,14 @@ On the scenes eval split, up to five questions per image, each with ten human-st
 - "Is the {shape} {colour}?" (yes/no), true or false with the task seed: ten times the answer.
 Questions are about shapes that occur once, so "the star" is unambiguous.
 
+With --data: any source (vlmeval.data.sources), e.g. the official VQAv2 questions and
+annotations files; one request per question, its answers, answer type and question type as
+annotated.
+
 Metrics: accuracy (the mean official per-question accuracy: 0, 0.3, 0.6, 0.9 or 1), the same
 per answer type and per question type, and exact_match_rate (questions scoring 1). An empty
 output scores 0; nothing is unparsed, since the evaluator reads every output. Units for the
-CIs are images.
+CIs are images (a source's `unit`, the image id, where it gives one).
 """
 
 from __future__ import annotations
@@ -26,20 +30,14 @@ import numpy as np
 from vlmeval.data import prompts, scenes_samples
 from vlmeval.data.scenes import COLOURS, Scene
 from vlmeval.metrics.vqa import normalize_prediction, vqa_accuracy
-from vlmeval.records import Parsed, Request, Verdict
+from vlmeval.records import ImageRef, Parsed, Request, Verdict
 from vlmeval.stats import bootstrap_metrics, safe_ratio
 from vlmeval.tasks.base import TASKS, Task, TaskScore
 
-ANSWER_TYPES = ("yes/no", "number", "other")
-QUESTION_TYPES = ("what colour is the", "what size is the", "what shape is the", "how many",
-                  "is the")
 SIZE_SYNONYMS = {"large": "big", "small": "little"}
 # Per-image counts: n, sum of accuracy, exact matches, then (n, sum) per answer type and per
 # question type.
 N, ACC, EXACT = range(3)
-GROUPS = (*(f"answer_type/{t}" for t in ANSWER_TYPES),
-          *(f"question_type/{t}" for t in QUESTION_TYPES))
-WIDTH = 3 + 2 * len(GROUPS)
 
 
 def scene_questions(scene: Scene, rng: random.Random) -> list[tuple[str, list[str], str, str]]:
@@ -75,20 +73,26 @@ class VQATask(Task):
     name = "vqa"
     version = "1"
     headline = "accuracy"
+    reads_data = True
 
     def requests(self) -> list[Request]:
+        if self.data is not None:
+            return [self._request(s.fields.get("unit", s.id), s.id, s.image, s.fields["question"],
+                                  list(s.fields["answers"]), s.fields.get("answer_type", "other"),
+                                  s.fields.get("question_type", "none of the above"))
+                    for s in self.data_samples()]
         samples = scenes_samples("eval")[: self.limit]
         rng = random.Random(f"vqa-{self.seed}")
-        out = []
-        for sample in samples:
-            for q, (question, answers, answer_type, question_type) in enumerate(
-                    scene_questions(sample.fields["scene"], rng)):
-                out.append(Request(
-                    task=self.name, request_id=f"{sample.id}/{q}", sample_id=sample.id,
-                    prompt=question, image=sample.image, target=answers[0], max_new_tokens=8,
-                    meta={"answers": answers, "answer_type": answer_type,
-                          "question_type": question_type}))
-        return out
+        return [self._request(sample.id, f"{sample.id}/{q}", sample.image, *question)
+                for sample in samples
+                for q, question in enumerate(scene_questions(sample.fields["scene"], rng))]
+
+    def _request(self, unit: str, request_id: str, image: ImageRef | None, question: str,
+                 answers: list[str], answer_type: str, question_type: str) -> Request:
+        return Request(task=self.name, request_id=request_id, sample_id=unit, prompt=question,
+                       image=image, target=answers[0], max_new_tokens=8,
+                       meta={"answers": answers, "answer_type": answer_type,
+                             "question_type": question_type})
 
     def parse(self, raw: str, policy: str) -> Parsed:
         """The evaluator's normalisation, under either policy (it reads every output)."""
@@ -100,20 +104,23 @@ class VQATask(Task):
                        scores={"vqa_accuracy": accuracy})
 
     def score(self, records: Sequence[dict[str, Any]], policy: str, seed: int) -> TaskScore:
+        """Per-type breakdowns cover the answer and question types present in the records."""
         units = {sid: i for i, sid in enumerate(dict.fromkeys(r["sample_id"] for r in records))}
-        counts = np.zeros((len(units), WIDTH))
+        groups = [*(f"answer_type/{t}" for t in sorted({r["meta"]["answer_type"] for r in records})),
+                  *(f"question_type/{t}" for t in sorted({r["meta"]["question_type"] for r in records}))]
+        index = {g: i for i, g in enumerate(groups)}
+        counts = np.zeros((len(units), 3 + 2 * len(groups)))
         for r in records:
             u, meta = units[r["sample_id"]], r["meta"]
             accuracy = vqa_accuracy(r["raw"] or "", list(meta["answers"]))
-            groups = (GROUPS.index(f"answer_type/{meta['answer_type']}"),
-                      GROUPS.index(f"question_type/{meta['question_type']}"))
             counts[u, [N, ACC, EXACT]] += (1, accuracy, accuracy == 1.0)
-            for g in groups:
+            for g in (index[f"answer_type/{meta['answer_type']}"],
+                      index[f"question_type/{meta['question_type']}"]):
                 counts[u, [3 + 2 * g, 4 + 2 * g]] += (1, accuracy)
         metrics = {"accuracy": lambda s: safe_ratio(s[..., ACC], s[..., N]),
                    "exact_match_rate": lambda s: safe_ratio(s[..., EXACT], s[..., N])}
         n_of = {name: (lambda s: s[..., N]) for name in metrics}
-        for g, group in enumerate(GROUPS):
+        for g, group in enumerate(groups):
             metrics[f"{group}/accuracy"] = lambda s, g=g: safe_ratio(s[..., 4 + 2 * g], s[..., 3 + 2 * g])
             n_of[f"{group}/accuracy"] = lambda s, g=g: s[..., 3 + 2 * g]
         return TaskScore(metrics=bootstrap_metrics(counts, metrics, n_of, seed=seed),

@@ -40,6 +40,13 @@ def build_parser() -> argparse.ArgumentParser:
     what = run.add_mutually_exclusive_group(required=True)
     what.add_argument("--suite", help="a suite from `vlmeval list suites` (e.g. hallucination)")
     what.add_argument("--tasks", help="comma-separated tasks or probes (e.g. pope)")
+    run.add_argument("--data", action="append", default=[], metavar="[TASK=]PATH",
+                     help="read a task's questions from a local file or folder instead of the "
+                          "built-in world: VQAv2 questions+annotations JSON, COCO captions JSON, "
+                          "JSONL manifest, parquet or datasets save_to_disk folder; TASK= names "
+                          "the task when several run (repeatable)")
+    run.add_argument("--images", type=Path, metavar="DIR",
+                     help="folder holding the images --data refers to (default: next to the data)")
     run.add_argument("--out", type=Path, help="run directory (default: runs/<model>__<suite>)")
     run.add_argument("--limit", type=_positive_int, help="use at most N samples per task")
     run.add_argument("--batch-size", type=_positive_int, default=8, help="requests per batch (8)")
@@ -90,7 +97,12 @@ def cmd_run(args: argparse.Namespace, argv: Sequence[str]) -> int:
     from vlmeval.runner import RunConfig, run
 
     tasks = tuple(t.strip() for t in args.tasks.split(",") if t.strip()) if args.tasks else ()
+    data = {}
+    for item in args.data:
+        name, _, path = item.rpartition("=")
+        data[name.strip()] = Path(path)
     config = RunConfig(model=args.model, suite=args.suite, tasks=tasks, out=args.out,
+                       data=data, images=args.images,
                        limit=args.limit, batch_size=args.batch_size, seed=args.seed,
                        policy=args.policy, overwrite=args.overwrite, adapter=args.adapter,
                        argv=("vlmeval", *argv))

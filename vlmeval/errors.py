@@ -10,3 +10,7 @@ class UserError(Exception):
 
 class ConfigError(UserError, ValueError):
     """An option or argument with an invalid value."""
+
+
+class DataError(UserError, ValueError):
+    """A data file that cannot be read as the format it claims (names the file and field)."""

@@ -22,7 +22,8 @@ def _frozen(mapping: Mapping[str, Any] | None) -> Mapping[str, Any]:
 class ImageRef:
     """Where an image comes from, without its pixels.
 
-    source: "scenes" (built-in generator; key "split:index") or "file" (key is a path).
+    source: "scenes" (built-in generator; key "split:index"), "file" (key is a path) or "hf" (a
+    local Hugging Face dataset; key "path#split#row").
     sha256: of the decoded RGB pixels and size for generated images, of the file bytes for files.
     """
 

@@ -48,11 +48,31 @@ class RunConfig:
     overwrite: bool = False
     adapter: str | None = None
     argv: tuple[str, ...] = field(default_factory=tuple)
+    # --data: task name -> local file or folder ("" for the only task of the run).
+    data: dict[str, Path] = field(default_factory=dict)
+    images: Path | None = None
 
     def task_names(self) -> tuple[str, ...]:
         if bool(self.suite) == bool(self.tasks):
             raise ConfigError("give exactly one of --suite NAME or --tasks a,b")
         return suite_tasks(self.suite) if self.suite else self.tasks
+
+    def task_data(self) -> dict[str, Path]:
+        """--data per task name; a bare PATH needs a run of exactly one task."""
+        names = self.task_names()
+        data = dict(self.data)
+        if "" in data:
+            if len(names) != 1:
+                raise ConfigError(f"--data {data['']} without a task name, but this run has "
+                                  f"{len(names)} tasks ({', '.join(names)}); write --data TASK=PATH")
+            data[names[0]] = data.pop("")
+        unknown = sorted(set(data) - set(names))
+        if unknown:
+            raise ConfigError(f"--data names task {unknown[0]!r}, which this run does not include "
+                              f"(tasks: {', '.join(names)})")
+        if self.images is not None and not data:
+            raise ConfigError("--images applies only with --data")
+        return data
 
 
 @dataclass(frozen=True)
@@ -62,9 +82,12 @@ class RunResult:
 
 
 def default_run_dir(config: RunConfig) -> Path:
-    model = re.sub(r"[^A-Za-z0-9_.]+", "-", Path(config.model).name or config.model).strip("-")
+    def clean(text: str) -> str:
+        return re.sub(r"[^A-Za-z0-9_.+]+", "-", text).strip("-")
+
     what = config.suite or "+".join(config.tasks)
-    return Path("runs") / f"{model}__{what}"
+    data = "".join(f"__{clean(p.stem or p.name)}" for p in config.data.values())
+    return Path("runs") / f"{clean(Path(config.model).name or config.model)}__{clean(what)}{data}"
 
 
 def data_fingerprint(requests: Sequence[Request]) -> str:
@@ -216,7 +239,9 @@ def run(config: RunConfig, adapter: Adapter | None = None) -> RunResult:
     check_policy(config.policy)
     if config.batch_size < 1:
         raise ConfigError(f"--batch-size must be at least 1, got {config.batch_size}")
-    tasks = [resolve_task(name)(limit=config.limit, seed=config.seed)
+    data = config.task_data()
+    tasks = [resolve_task(name)(limit=config.limit, seed=config.seed,
+                                **({"data": data[name], "images": config.images} if name in data else {}))
              for name in config.task_names()]
     adapter = adapter or resolve_model(config.model, config.adapter)
     plans = {t.name: t.requests() for t in tasks}

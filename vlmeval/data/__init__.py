@@ -18,7 +18,11 @@ def load_image(ref: ImageRef) -> Image.Image:
     if ref.source == "file":
         with Image.open(ref.key) as image:
             return image.convert("RGB")
-    raise ValueError(f"unknown image source {ref.source!r} in {ref.key!r} (valid: scenes, file)")
+    if ref.source == "hf":
+        from vlmeval.data import hf
+
+        return hf.load_image(ref.key)
+    raise ValueError(f"unknown image source {ref.source!r} in {ref.key!r} (valid: scenes, file, hf)")
 
 
 def load_images(refs: Sequence[ImageRef | None]) -> list[Image.Image | None]:

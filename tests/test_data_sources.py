@@ -1,0 +1,189 @@
+"""--data: VQAv2 files, COCO captions, JSONL manifests and local HF datasets, built here."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from vlmeval.adapters.baselines import OracleAdapter, _Baseline
+from vlmeval.cli import main
+from vlmeval.data import scenes
+from vlmeval.data.sources import load_samples
+from vlmeval.errors import DataError
+from vlmeval.runner import RunConfig, run
+
+N_IMAGES = 6
+
+
+def _image_ids():
+    return [100 + i for i in range(N_IMAGES)]
+
+
+def _save_images(folder, name="COCO_val2014_{:012d}.jpg"):
+    folder.mkdir(parents=True, exist_ok=True)
+    for i, image_id in enumerate(_image_ids()):
+        scenes.render(scenes.scene("eval", i)).save(folder / name.format(image_id), quality=95)
+
+
+def _colour_answers(i):
+    """Ten answers about scene i's first object: 4 say its colour, 3 'dark', 3 'light'."""
+    o = scenes.scene("eval", i).objects[0]
+    return o.category, [o.colour] * 4 + ["dark"] * 3 + ["light"] * 3
+
+
+def build_vqav2(folder):
+    """A small pair of official-format files and COCO-named images in folder/val2014."""
+    questions, annotations = [], []
+    for i, image_id in enumerate(_image_ids()):
+        category, answers = _colour_answers(i)
+        qid = image_id * 10
+        questions.append({"image_id": image_id, "question": f"What colour is the {category}?",
+                          "question_id": qid})
+        annotations.append({
+            "question_type": "what color is the", "multiple_choice_answer": answers[0],
+            "answers": [{"answer": a, "answer_confidence": "yes", "answer_id": k + 1}
+                        for k, a in enumerate(answers)],
+            "image_id": image_id, "answer_type": "other", "question_id": qid})
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "v2_OpenEnded_mscoco_val2014_questions.json").write_text(json.dumps(
+        {"info": {}, "task_type": "Open-Ended", "data_type": "mscoco",
+         "data_subtype": "val2014", "questions": questions, "license": {}}))
+    (folder / "v2_mscoco_val2014_annotations.json").write_text(json.dumps(
+        {"info": {}, "license": {}, "data_subtype": "val2014", "annotations": annotations}))
+    _save_images(folder / "val2014")
+    return folder
+
+
+class SaysDark(_Baseline):
+    def answer(self, request):
+        return "Dark."
+
+
+def test_vqav2_files_run_through_data_with_official_accuracy(tmp_path, capsys):
+    folder = build_vqav2(tmp_path / "vqav2")
+    code = main(["run", "--model", "baseline:oracle", "--tasks", "vqa", "--data", str(folder),
+                 "--out", str(tmp_path / "oracle")])
+    assert code == 0
+    results = json.loads((tmp_path / "oracle" / "results.json").read_text())["tasks"]["vqa"]
+    assert results["metrics"]["accuracy"]["value"] == 1.0  # 4 of 10 humans agree: min(1, 4/3)
+    assert results["metrics"]["accuracy"]["n"] == N_IMAGES
+    assert "question_type/what color is the/accuracy" in results["metrics"]
+    run_json = json.loads((tmp_path / "oracle" / "run.json").read_text())
+    assert run_json["tasks"][0]["args"]["data"] == str(folder)
+    # "dark": 3 of 10 humans -> leave-one-out mean of min(1, matches/3) = 0.9 (official rule)
+    result = run(RunConfig(model="dark", tasks=("vqa",), data={"vqa": folder},
+                           out=tmp_path / "dark"), SaysDark("dark"))
+    assert result.results["tasks"]["vqa"]["metrics"]["accuracy"]["value"] == pytest.approx(0.9)
+
+
+def build_coco_captions(folder):
+    images, annotations = [], []
+    for i, image_id in enumerate(_image_ids()):
+        images.append({"id": image_id, "file_name": f"COCO_val2014_{image_id:012d}.jpg",
+                       "width": 64, "height": 64})
+        o = scenes.scene("eval", i).objects[0]
+        for k, text in enumerate([f"A {o.colour} {o.category} on a white background.",
+                                  f"There is a {o.category}.", f"A {o.size} {o.category}."]):
+            annotations.append({"id": image_id * 10 + k, "image_id": image_id, "caption": text})
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "captions_val2014.json"
+    path.write_text(json.dumps({"info": {}, "licenses": [], "images": images,
+                                "annotations": annotations}))
+    _save_images(folder / "val2014")
+    return path
+
+
+def test_coco_captions_json_runs_through_data(tmp_path):
+    path = build_coco_captions(tmp_path / "coco")
+    result = run(RunConfig(model="baseline:oracle", tasks=("captioning",), data={"": path},
+                           out=tmp_path / "run"), OracleAdapter("baseline:oracle"))
+    metrics = result.results["tasks"]["captioning"]["metrics"]
+    assert metrics["bleu_4"]["value"] == pytest.approx(1.0)
+    assert metrics["rouge_l"]["n"] == N_IMAGES
+    samples = load_samples(path, "captioning")
+    assert len(samples[0].fields["answers"]) == 3 and samples[0].image.source == "file"
+
+
+def _rows():
+    rows = []
+    for i in range(N_IMAGES):
+        category, answers = _colour_answers(i)
+        rows.append({"id": f"q{i}", "image": f"img/{i}.png", "question":
+                     f"What colour is the {category}?", "answers": answers, "task": "vqa",
+                     "answer_type": "other", "question_type": "what color is the"})
+    rows.append({"image": "img/0.png", "question": "", "answers": ["a shape"], "task": "captioning"})
+    return rows
+
+
+def test_jsonl_manifest_keeps_the_rows_of_the_task(tmp_path):
+    _save_images(tmp_path / "img", "{}.png")
+    for i in range(N_IMAGES):  # _save_images names files by image id; rename to row index
+        (tmp_path / "img" / f"{100 + i}.png").rename(tmp_path / "img" / f"{i}.png")
+    manifest = tmp_path / "manifest.jsonl"
+    manifest.write_text("\n".join(json.dumps(r) for r in _rows()) + "\n")
+    assert len(load_samples(manifest, "vqa")) == N_IMAGES
+    assert len(load_samples(manifest, "captioning")) == 1
+    result = run(RunConfig(model="baseline:oracle", tasks=("vqa",), data={"vqa": manifest},
+                           out=tmp_path / "run"), OracleAdapter("baseline:oracle"))
+    assert result.results["tasks"]["vqa"]["metrics"]["accuracy"]["value"] == 1.0
+
+
+def test_hf_save_to_disk_and_parquet(tmp_path):
+    datasets = pytest.importorskip("datasets")
+    rows = [r for r in _rows() if r["task"] == "vqa"]
+    table = {"question_id": [r["id"] for r in rows], "question": [r["question"] for r in rows],
+             "answers": [[{"answer": a, "answer_id": k} for k, a in enumerate(r["answers"])]
+                         for r in rows],
+             "image_id": list(range(N_IMAGES)),
+             "image": [scenes.render(scenes.scene("eval", i)) for i in range(N_IMAGES)]}
+    ds = datasets.Dataset.from_dict(table, features=datasets.Features({
+        "question_id": datasets.Value("string"), "question": datasets.Value("string"),
+        "answers": [{"answer": datasets.Value("string"), "answer_id": datasets.Value("int32")}],
+        "image_id": datasets.Value("int32"), "image": datasets.Image()}))
+    datasets.DatasetDict({"validation": ds}).save_to_disk(str(tmp_path / "saved"))
+    ds.to_parquet(str(tmp_path / "vqa.parquet"))
+    for source in (tmp_path / "saved", tmp_path / "vqa.parquet"):
+        samples = load_samples(source, "vqa")
+        assert [s.fields["answers"][0] for s in samples] == [r["answers"][0] for r in rows]
+        assert samples[0].image.source == "hf"
+        result = run(RunConfig(model="baseline:oracle", tasks=("vqa",), data={"vqa": source},
+                               out=tmp_path / source.stem), OracleAdapter("baseline:oracle"))
+        metrics = result.results["tasks"]["vqa"]["metrics"]
+        assert metrics["accuracy"]["value"] == 1.0 and metrics["accuracy"]["n"] == N_IMAGES
+    from vlmeval.data import load_image
+
+    image = load_image(load_samples(tmp_path / "saved", "vqa")[2].image)
+    assert image.size == (scenes.IMAGE_SIZE, scenes.IMAGE_SIZE)
+
+
+@pytest.mark.parametrize("mutate,message", [
+    (lambda f: (f / "v2_mscoco_val2014_annotations.json").write_text('{"info": {}}'),
+     "missing field 'annotations'"),
+    (lambda f: (f / "val2014" / "COCO_val2014_000000000101.jpg").unlink(),
+     "COCO_val2014_000000000101.jpg' not found"),
+    (lambda f: (f / "v2_OpenEnded_mscoco_val2014_questions.json").write_text("{"),
+     "not valid JSON"),
+])
+def test_bad_data_gives_a_one_line_error_naming_file_and_field(tmp_path, capsys, mutate, message):
+    folder = build_vqav2(tmp_path / "vqav2")
+    mutate(folder)
+    code = main(["run", "--model", "baseline:oracle", "--tasks", "vqa", "--data", str(folder),
+                 "--out", str(tmp_path / "run")])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and message in err and len(err.splitlines()) == 1
+    assert str(folder) in err
+
+
+def test_data_usage_errors(tmp_path, capsys):
+    assert main(["run", "--model", "baseline:oracle", "--tasks", "vqa",
+                 "--data", str(tmp_path / "missing")]) == 2
+    assert "not found" in capsys.readouterr().err
+    assert main(["run", "--model", "baseline:oracle", "--tasks", "vqa,counting",
+                 "--data", str(tmp_path)]) == 2
+    assert "--data TASK=PATH" in capsys.readouterr().err
+    assert main(["run", "--model", "baseline:oracle", "--tasks", "spatial",
+                 "--data", str(tmp_path)]) == 2
+    assert "reads only its built-in data" in capsys.readouterr().err
+    with pytest.raises(DataError, match="no recognised dataset"):
+        load_samples(tmp_path, "vqa")

@@ -1,0 +1,100 @@
+"""Local Hugging Face datasets: a `save_to_disk` folder or a parquet file, with an image column.
+
+Columns read: `image` (an Image feature, or a struct of bytes/path as parquet stores it),
+`question`, `answers` (strings, or VQAv2-style dicts with an `answer` key) or `answer`;
+`captions`/`sentences` for captioning; optional `question_id`/`id`, `image_id` (the CI unit),
+`answer_type`, `question_type`, `choices`, `task`. Nothing is downloaded and no cache is written:
+parquet is read with pyarrow.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from functools import lru_cache
+from pathlib import Path
+
+from PIL import Image
+
+from vlmeval.data.jsonl import row_fields
+from vlmeval.errors import DataError
+from vlmeval.records import ImageRef, Sample
+
+SPLITS = ("test", "validation", "val", "train")  # the split picked when a folder holds several
+
+
+def is_saved_dataset(path: Path) -> bool:
+    return path.is_dir() and ((path / "dataset_info.json").is_file() or (path / "dataset_dict.json").is_file())
+
+
+@lru_cache(maxsize=4)
+def open_dataset(path: str, split: str):
+    import datasets
+
+    if path.endswith(".parquet"):
+        import pyarrow.parquet as pq
+
+        return datasets.Dataset(pq.read_table(path))
+    data = datasets.load_from_disk(path)
+    if isinstance(data, datasets.DatasetDict):
+        data = data[split]
+    if "image" in data.column_names and isinstance(data.features["image"], datasets.Image):
+        data = data.cast_column("image", datasets.Image(decode=False))  # bytes, hashed as stored
+    return data
+
+
+def pick_split(path: Path) -> str:
+    if path.suffix == ".parquet" or not (path / "dataset_dict.json").is_file():
+        return ""
+    import datasets
+
+    names = list(datasets.load_from_disk(str(path)).keys())
+    for name in (*SPLITS, *names):
+        if name in names:
+            return name
+    raise DataError(f"{path}: dataset_dict.json lists no splits")
+
+
+def image_bytes(value: object, where: str) -> bytes:
+    if isinstance(value, dict) and value.get("bytes"):
+        return value["bytes"]
+    if isinstance(value, dict) and value.get("path") and Path(value["path"]).is_file():
+        return Path(value["path"]).read_bytes()
+    if isinstance(value, Image.Image):
+        buffer = io.BytesIO()
+        value.save(buffer, format="PNG")
+        return buffer.getvalue()
+    raise DataError(f"{where}: column 'image' holds {type(value).__name__}, not an image; store "
+                    f"images with datasets.Image()")
+
+
+def load_image(key: str) -> Image.Image:
+    path, split, row = key.rsplit("#", 2)
+    value = open_dataset(path, split)[int(row)]["image"]
+    return Image.open(io.BytesIO(image_bytes(value, key))).convert("RGB")
+
+
+def load(path: Path, task: str, limit: int | None = None) -> list[Sample]:
+    split = pick_split(path)
+    data = open_dataset(str(path), split)
+    columns = set(data.column_names)
+    out = []
+    for i in range(len(data)):
+        row = data[i]
+        where = f"{path}{'[' + split + ']' if split else ''} row {i}"
+        if row.get("task", task) != task:
+            continue
+        for name in ("captions", "sentences"):  # captioning layouts
+            if name in columns and "answers" not in columns:
+                row["answers"] = [s["raw"] if isinstance(s, dict) else s for s in row[name]]
+        image = None
+        if row.get("image") is not None:
+            image = ImageRef("hf", f"{path.resolve()}#{split}#{i}",
+                             hashlib.sha256(image_bytes(row["image"], where)).hexdigest())
+        if "image_id" in columns and "unit" not in columns:
+            row["unit"] = f"image-{row['image_id']}"
+        sid = row.get("question_id", row.get("id", i))
+        out.append(Sample(id=f"{path.stem}-{sid}", image=image, fields=row_fields(row, where)))
+        if limit and len(out) >= limit:
+            break
+    return out

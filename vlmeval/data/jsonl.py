@@ -1,0 +1,61 @@
+"""A generic JSONL manifest: one JSON object per line.
+
+Fields: `image` (a path relative to the manifest's folder, or null for a text-only item),
+`question` (may be empty for captioning), `answers` (a list of accepted answers or reference
+captions) or `answer` (one), `task` (optional: the task the row is for, e.g. vqa, captioning,
+counting; rows for another task are skipped), `id` (optional, default the line number),
+`choices` (multiple-choice rows), `answer_type`, `question_type` (optional, for breakdowns).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from vlmeval.data.files import file_image
+from vlmeval.errors import DataError
+from vlmeval.records import Sample
+
+FIX = 'write one object per line like {"image": "a.jpg", "question": "...", "answers": ["..."]}'
+
+
+def load(path: Path, task: str, images: Path | None = None, limit: int | None = None) -> list[Sample]:
+    out = []
+    roots = [images] if images else [path.parent]
+    with path.open(encoding="utf-8") as f:
+        for line_no, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            where = f"{path}:{line_no}"
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as e:
+                raise DataError(f"{where}: not valid JSON ({e.msg}); {FIX}") from None
+            if not isinstance(row, dict):
+                raise DataError(f"{where}: expected a JSON object, got {type(row).__name__}; {FIX}")
+            if row.get("task", task) != task:
+                continue
+            out.append(Sample(id=f"{path.stem}-{row.get('id', line_no)}",
+                              image=file_image(row["image"], roots, where) if row.get("image") else None,
+                              fields=row_fields(row, where)))
+            if limit and len(out) >= limit:
+                break
+    return out
+
+
+def row_fields(row: dict, where: str) -> dict:
+    """The fields every source gives a task: question, answers, and the optional extras."""
+    answers = row.get("answers", [row["answer"]] if "answer" in row else None)
+    if answers is None:
+        raise DataError(f"{where}: missing field 'answers' (or 'answer'); {FIX}")
+    if isinstance(answers, str):
+        answers = [answers]
+    answers = [a["answer"] if isinstance(a, dict) and "answer" in a else a for a in answers]
+    if not answers or not all(isinstance(a, (str, int, float)) for a in answers):
+        raise DataError(f"{where}: field 'answers' must be a non-empty list of strings, got "
+                        f"{row.get('answers')!r}; {FIX}")
+    fields = {"question": str(row.get("question") or ""), "answers": tuple(str(a) for a in answers)}
+    for key in ("choices", "answer_type", "question_type", "unit"):
+        if row.get(key) is not None:
+            fields[key] = tuple(row[key]) if key == "choices" else str(row[key])
+    return fields
