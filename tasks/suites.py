@@ -6,12 +6,13 @@ import difflib
 
 from vlmeval.probes import PROBES
 from vlmeval.registry import Registry, UnknownName
-from vlmeval.tasks import captioning, counting, spatial, vqa  # noqa: F401  (register themselves)
+from vlmeval.tasks import captioning, counting, spatial, text, vqa  # noqa: F401  (register themselves)
 from vlmeval.tasks.base import TASKS, Task
 
 SUITES: Registry[tuple[str, ...]] = Registry("suite")
 SUITES.register("hallucination")(("pope",))
 SUITES.register("vision")(("vqa", "captioning", "counting", "spatial"))
+SUITES.register("text")(("text_gen", "text_mc"))
 
 
 def task_names() -> list[str]:

@@ -148,14 +148,14 @@ def make_record(task: Task, request: Request, pred: Prediction, policy: str) -> 
     record = {
         "task": request.task, "sample_id": request.sample_id, "request_id": request.request_id,
         "variant": request.variant, "image": request.image.to_json() if request.image else None,
-        "prompt": request.prompt, "target": request.target, "meta": dict(request.meta),
-        "raw": pred.raw, "policy": policy,
+        "prompt": request.prompt, "target": request.target, "options": list(request.options),
+        "meta": dict(request.meta), "raw": pred.raw, "policy": policy,
+        "option_logprobs": list(pred.option_logprobs) if pred.option_logprobs is not None else None,
     }
     parsed = Parsed(None, "error") if pred.raw is None else task.parse(pred.raw, policy)
     record.update(
         parsed=parsed.answer, parse_status=parsed.status,
         verdict=None if pred.raw is None else task.verdict(record, parsed).to_json(),
-        option_logprobs=list(pred.option_logprobs) if pred.option_logprobs is not None else None,
         error=pred.error, latency_ms=pred.latency_ms,
     )
     return record

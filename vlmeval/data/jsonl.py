@@ -4,7 +4,8 @@ Fields: `image` (a path relative to the manifest's folder, or null for a text-on
 `question` (may be empty for captioning), `answers` (a list of accepted answers or reference
 captions) or `answer` (one), `task` (optional: the task the row is for, e.g. vqa, captioning,
 counting; rows for another task are skipped), `id` (optional, default the line number),
-`choices` (multiple-choice rows), `answer_type`, `question_type` (optional, for breakdowns).
+`choices` with `answer` as index, letter or text (multiple-choice rows, see `row_fields`),
+`answer_type`, `question_type` (optional, for breakdowns).
 """
 
 from __future__ import annotations
@@ -44,7 +45,12 @@ def load(path: Path, task: str, images: Path | None = None, limit: int | None = 
 
 
 def row_fields(row: dict, where: str) -> dict:
-    """The fields every source gives a task: question, answers, and the optional extras."""
+    """The fields every source gives a task: question, answers, and the optional extras.
+    Multiple-choice rows (`choices`) may give `answer` as the choice's index, its letter
+    ("B") or its text; ARC-style `choices: {"text": [...], "label": [...]}` with `answerKey`
+    work too. Their `answers` is the right choice's text."""
+    if "choices" in row:
+        return _choice_fields(row, where)
     answers = row.get("answers", [row["answer"]] if "answer" in row else None)
     if answers is None:
         raise DataError(f"{where}: missing field 'answers' (or 'answer'); {FIX}")
@@ -55,7 +61,36 @@ def row_fields(row: dict, where: str) -> dict:
         raise DataError(f"{where}: field 'answers' must be a non-empty list of strings, got "
                         f"{row.get('answers')!r}; {FIX}")
     fields = {"question": str(row.get("question") or ""), "answers": tuple(str(a) for a in answers)}
-    for key in ("choices", "answer_type", "question_type", "unit"):
+    for key in ("answer_type", "question_type", "unit"):
         if row.get(key) is not None:
-            fields[key] = tuple(row[key]) if key == "choices" else str(row[key])
+            fields[key] = str(row[key])
+    return fields
+
+
+def _choice_fields(row: dict, where: str) -> dict:
+    fix = ('write {"question": "...", "choices": ["a", "b", ...], "answer": 1} (an index, a '
+           'letter or the choice text)')
+    choices, labels = row["choices"], None
+    if isinstance(choices, dict) and "text" in choices:  # ARC layout
+        choices, labels = choices["text"], list(choices.get("label") or [])
+    if not isinstance(choices, (list, tuple)) or len(choices) < 2:
+        raise DataError(f"{where}: field 'choices' must list at least two choices; {fix}")
+    choices = [str(c) for c in choices]
+    answer = row.get("answer", row.get("answerKey", row.get("label")))
+    if isinstance(answer, bool) or answer is None:
+        raise DataError(f"{where}: missing field 'answer'; {fix}")
+    letters = labels or [chr(ord("A") + i) for i in range(len(choices))]
+    if isinstance(answer, int) and 0 <= answer < len(choices):
+        index = answer
+    elif isinstance(answer, str) and answer in letters:
+        index = letters.index(answer)
+    elif str(answer) in choices:
+        index = choices.index(str(answer))
+    else:
+        raise DataError(f"{where}: field 'answer' is {answer!r}, which is neither an index, a "
+                        f"letter nor the text of one of the {len(choices)} choices; {fix}")
+    fields = {"question": str(row.get("question") or ""), "answers": (choices[index],),
+              "choices": tuple(choices), "answer_index": index}
+    if row.get("subject") is not None or row.get("category") is not None:
+        fields["question_type"] = str(row.get("subject", row.get("category")))
     return fields

@@ -15,14 +15,12 @@ from __future__ import annotations
 import random
 from typing import Iterator
 
-from vlmeval.data import prompts
+from vlmeval.data import prompts, text
 from vlmeval.data.scenes import CATEGORIES, COLOURS, IMAGE_SIZE, SIZES, THEMES, Scene
+from vlmeval.data.text import OPPOSITES
 
 Example = tuple[str, str]  # (question, answer)
 CAPTION_QUESTION = prompts.CAPTION_QUESTION
-OPPOSITES = {"left": "right", "right": "left", "above": "below", "below": "above",
-             "top": "bottom", "bottom": "top", "large": "small", "small": "large",
-             "yes": "no", "no": "yes"}
 # Instruction mix of stage 2 (weights).
 INSTRUCT_MIX = {"presence": 4, "count": 3, "spatial": 3, "colour": 1, "caption": 1}
 # The questions a word grid can answer (it names categories and places, not colours or sizes).
@@ -100,15 +98,12 @@ def text_skill(rng: random.Random) -> Example:
     kind = rng.randrange(4)
     if kind == 0:
         a, b = rng.randrange(10), rng.randrange(10)
-        return f"What is {a} plus {b}?", str(a + b)
+        return text.addition(a, b)
     if kind == 1:
-        n = rng.randrange(19)
-        return f"What number comes after {n}?", str(n + 1)
+        return text.successor(rng.randrange(19))
     if kind == 2:
-        word = rng.choice(sorted(OPPOSITES))
-        return f"What is the opposite of {word}?", OPPOSITES[word]
-    n = rng.randrange(10)
-    return f"How do you write {n} in words?", prompts.NUMBER_WORDS[n]
+        return text.opposite(rng.choice(sorted(OPPOSITES)))
+    return text.number_word(rng.randrange(10))
 
 
 def vocabulary_corpus() -> Iterator[str]:
