@@ -1,18 +1,38 @@
-"""Suites: named lists of tasks and probes, and name resolution across both registries."""
+"""Suites: named sets of tasks and probes, each with the number of samples it uses (None: all),
+and name resolution across the task and probe registries."""
 
 from __future__ import annotations
 
 import difflib
+from types import MappingProxyType
+from typing import Mapping
 
 from vlmeval.probes import PROBES
 from vlmeval.registry import Registry, UnknownName
 from vlmeval.tasks import captioning, counting, spatial, text, vqa  # noqa: F401  (register themselves)
 from vlmeval.tasks.base import TASKS, Task
 
-SUITES: Registry[tuple[str, ...]] = Registry("suite")
-SUITES.register("hallucination")(("pope",))
-SUITES.register("vision")(("vqa", "captioning", "counting", "spatial"))
-SUITES.register("text")(("text_gen", "text_mc"))
+Suite = Mapping[str, "int | None"]  # task -> --limit it runs with (None: every sample)
+SUITES: Registry[Suite] = Registry("suite")
+
+
+def suite(name: str, tasks: dict[str, int | None], about: str) -> None:
+    SUITES.register(name)(MappingProxyType(tasks))
+    ABOUT[name] = about
+
+
+ABOUT: dict[str, str] = {}
+suite("hallucination", {"pope": None}, "does the model look at the image")
+suite("vision", {"vqa": None, "captioning": None, "counting": None, "spatial": None},
+      "visual question answering, captions, counts, spatial relations")
+suite("text", {"text_gen": None, "text_mc": None}, "text skills with no image")
+# Fixed small subsets for regression gates: under a minute on 2 CPU cores with the shipped
+# model. Changing a limit changes every baseline gated on this suite.
+suite("ci", {"pope": 20, "vqa": 40, "captioning": 40, "counting": 40, "spatial": 60,
+             "text_gen": None, "text_mc": None},
+      "small fixed subsets of every task, for CI gates")
+suite("all", {**SUITES.get("hallucination"), **SUITES.get("vision"), **SUITES.get("text")},
+      "every task and probe on all its samples")
 
 
 def task_names() -> list[str]:
@@ -31,4 +51,14 @@ def resolve_task(name: str) -> type[Task]:
 
 
 def suite_tasks(name: str) -> tuple[str, ...]:
+    return tuple(SUITES.get(name))
+
+
+def suite_limits(name: str) -> Suite:
     return SUITES.get(name)
+
+
+def describe_suite(name: str) -> str:
+    """One line for `vlmeval list suites`: what it is for and each task with its sample limit."""
+    tasks = ", ".join(t if n is None else f"{t} ({n})" for t, n in SUITES.get(name).items())
+    return f"{ABOUT[name]}: {tasks}"

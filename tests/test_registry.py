@@ -28,3 +28,30 @@ def test_unknown_names_suggest_and_list():
     valid = ", ".join(task_names())
     assert "did you mean" not in str(e.value) and f"(valid: {valid})" in str(e.value)
     assert {"counting", "pope", "spatial", "vqa"} <= set(task_names())
+
+
+def test_list_suites_shows_every_suite_with_its_tasks_and_limits(capsys):
+    from vlmeval.cli import main
+    from vlmeval.tasks.suites import SUITES, suite_limits
+
+    assert main(["list", "suites"]) == 0
+    out = capsys.readouterr().out
+    for name in ("hallucination", "vision", "text", "ci", "all"):
+        line = next(l for l in out.splitlines() if l.split()[:1] == [name])
+        for task, limit in suite_limits(name).items():
+            assert (f"{task} ({limit})" if limit else task) in line
+    assert set(suite_tasks("all")) == set(task_names())  # every registered task and probe
+    assert set(suite_tasks("ci")) == set(suite_tasks("all")) and len(SUITES.names()) == 5
+
+
+def test_suite_limits_apply_unless_limit_is_given(tmp_path):
+    from vlmeval.runner import RunConfig, run
+
+    result = run(RunConfig(model="baseline:oracle", suite="ci", out=tmp_path / "ci"))
+    tasks = result.results["tasks"]
+    assert tasks["captioning"]["n_requests"] == 40 and tasks["text_gen"]["n_requests"] == 139
+    assert all(t["metrics"][t["headline"]]["value"] == 1.0 for n, t in tasks.items()
+               if n != "captioning")
+    result = run(RunConfig(model="baseline:oracle", suite="ci", limit=5, out=tmp_path / "five"))
+    assert result.results["tasks"]["captioning"]["n_requests"] == 5
+    assert result.results["tasks"]["text_gen"]["n_requests"] == 5

@@ -48,7 +48,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--images", type=Path, metavar="DIR",
                      help="folder holding the images --data refers to (default: next to the data)")
     run.add_argument("--out", type=Path, help="run directory (default: runs/<model>__<suite>)")
-    run.add_argument("--limit", type=_positive_int, help="use at most N samples per task")
+    run.add_argument("--limit", type=_positive_int,
+                     help="use at most N samples per task (default: the suite's, else all)")
     run.add_argument("--batch-size", type=_positive_int, default=8, help="requests per batch (8)")
     run.add_argument("--seed", type=int, default=0, help="seed for sampling and bootstrap (0)")
     run.add_argument("--policy", default="official", choices=["official", "strict"],
@@ -136,13 +137,14 @@ def cmd_list(args: argparse.Namespace) -> int:
     from vlmeval.adapters import MODELS, describe
     from vlmeval.probes import PROBES
     from vlmeval.tasks.base import TASKS
-    from vlmeval.tasks.suites import SUITES
+    from vlmeval.tasks.suites import SUITES, describe_suite
 
     sections = {
         "adapters": [(n, describe(MODELS.get(n))) for n in MODELS],
-        "tasks": [(n, describe(TASKS.get(n))) for n in TASKS],
+        "tasks": [(n, describe(TASKS.get(n)) + (" [reads --data]" if TASKS.get(n).reads_data else ""))
+                  for n in TASKS],
         "probes": [(n, describe(PROBES.get(n))) for n in PROBES],
-        "suites": [(n, ", ".join(SUITES.get(n))) for n in SUITES],
+        "suites": [(n, describe_suite(n)) for n in SUITES],
     }
     chosen = sections if args.what == "all" else {args.what: sections[args.what]}
     for title, rows in chosen.items():

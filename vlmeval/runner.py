@@ -28,7 +28,7 @@ from vlmeval.parsing import POLICY_VERSIONS, check_policy
 from vlmeval.records import Parsed, Prediction, Request, request_to_json
 from vlmeval.store import FORMAT_VERSION, RunDirError, RunStore
 from vlmeval.tasks.base import Task
-from vlmeval.tasks.suites import resolve_task, suite_tasks
+from vlmeval.tasks.suites import resolve_task, suite_limits, suite_tasks
 
 
 class AdapterContractError(RuntimeError):
@@ -56,6 +56,12 @@ class RunConfig:
         if bool(self.suite) == bool(self.tasks):
             raise ConfigError("give exactly one of --suite NAME or --tasks a,b")
         return suite_tasks(self.suite) if self.suite else self.tasks
+
+    def task_limit(self, name: str) -> int | None:
+        """--limit if given, else the suite's limit for the task (None: every sample)."""
+        if self.limit is not None or not self.suite:
+            return self.limit
+        return suite_limits(self.suite)[name]
 
     def task_data(self) -> dict[str, Path]:
         """--data per task name; a bare PATH needs a run of exactly one task."""
@@ -240,7 +246,7 @@ def run(config: RunConfig, adapter: Adapter | None = None) -> RunResult:
     if config.batch_size < 1:
         raise ConfigError(f"--batch-size must be at least 1, got {config.batch_size}")
     data = config.task_data()
-    tasks = [resolve_task(name)(limit=config.limit, seed=config.seed,
+    tasks = [resolve_task(name)(limit=config.task_limit(name), seed=config.seed,
                                 **({"data": data[name], "images": config.images} if name in data else {}))
              for name in config.task_names()]
     adapter = adapter or resolve_model(config.model, config.adapter)
