@@ -2,7 +2,8 @@
 
 Per image: every category it holds (answers 1..6) and one category it does not hold (answer 0,
 chosen with the task seed), so a model cannot score by always answering "1" or by assuming
-anything asked about is present.
+anything asked about is present. With --data: any source whose first answer is a whole number
+(a JSONL manifest of TallyQA- or HowMany-QA-style questions, a parquet file, ...).
 
 Metrics: exact accuracy and off-by-one accuracy over all questions (an unparsed answer is
 wrong, never read as 0); MAE and RMSE over parsed answers (n = parsed answers);
@@ -13,6 +14,7 @@ unparsed_rate. Extras: the gold x predicted confusion matrix. Units for the CIs 
 from __future__ import annotations
 
 import random
+from collections import Counter
 from typing import Any, Sequence
 
 import numpy as np
@@ -20,15 +22,15 @@ import numpy as np
 from vlmeval.data import prompts, scenes_samples
 from vlmeval.data.scenes import CATEGORIES
 from vlmeval.parsing import parse_count
-from vlmeval.records import Parsed, Request, Verdict
+from vlmeval.errors import DataError
+from vlmeval.records import Parsed, Request, Sample, Verdict
 from vlmeval.stats import bootstrap_metrics, safe_ratio
 from vlmeval.tasks.base import TASKS, Task, TaskScore
 
-MAX_COUNT = 9  # gold counts are 0..6; parsed answers above 9 are clipped in the confusion matrix
-# Per-image count vector.
-COLUMNS = ("n", "exact", "within_one", "parsed", "abs_err", "sq_err", *(f"gold_{k}" for k in
-                                                                      range(MAX_COUNT + 1)))
-N, EXACT, WITHIN1, PARSED, ABS, SQ, GOLD0 = range(7)
+MAX_COUNT = 9  # scenes counts are 0..6; the confusion matrix has rows up to the largest gold
+# Per-image count vector; MAJORITY counts questions whose gold is the most common gold count.
+COLUMNS = ("n", "exact", "within_one", "parsed", "abs_err", "sq_err", "majority")
+N, EXACT, WITHIN1, PARSED, ABS, SQ, MAJORITY = range(len(COLUMNS))
 
 
 @TASKS.register("counting")
@@ -38,8 +40,11 @@ class CountingTask(Task):
     name = "counting"
     version = "1"
     headline = "exact_accuracy"
+    reads_data = True
 
     def requests(self) -> list[Request]:
+        if self.data is not None:
+            return [self._data_request(s) for s in self.data_samples()]
         samples = scenes_samples("eval")[: self.limit]
         rng = random.Random(f"counting-{self.seed}")
         out = []
@@ -55,6 +60,16 @@ class CountingTask(Task):
                     meta={"category": category, "count": gold}))
         return out
 
+    def _data_request(self, sample: Sample) -> Request:
+        answer = sample.fields["answers"][0].strip()
+        if not answer.isdigit():
+            raise DataError(f"{self.data}: item {sample.id} has answer {answer!r}; counting needs "
+                            f"a whole number >= 0 as its first answer")
+        return Request(task=self.name, request_id=sample.id,
+                       sample_id=sample.fields.get("unit", sample.id),
+                       prompt=sample.fields["question"], image=sample.image, target=answer,
+                       max_new_tokens=8, meta={"category": None, "count": int(answer)})
+
     def parse(self, raw: str, policy: str) -> Parsed:
         return parse_count(raw, policy)
 
@@ -68,28 +83,29 @@ class CountingTask(Task):
 
     def score(self, records: Sequence[dict[str, Any]], policy: str, seed: int) -> TaskScore:
         units = {sid: i for i, sid in enumerate(dict.fromkeys(r["sample_id"] for r in records))}
+        golds = Counter(r["meta"]["count"] for r in records)
+        majority = min(golds, key=lambda k: (-golds[k], k)) if golds else 0  # ties: the smaller
+        top = max([MAX_COUNT, *golds])
         counts = np.zeros((len(units), len(COLUMNS)))
-        confusion = np.zeros((MAX_COUNT + 1, MAX_COUNT + 2), dtype=int)  # last column: unparsed
+        confusion = np.zeros((top + 1, top + 2), dtype=int)  # last column: unparsed
         for r in records:
             u, gold = units[r["sample_id"]], r["meta"]["count"]
             parsed = Parsed.unparsed() if r["raw"] is None else self.parse(r["raw"], policy)
-            counts[u, N] += 1
-            counts[u, GOLD0 + gold] += 1
+            counts[u, [N, MAJORITY]] += (1, gold == majority)
             if parsed.answer is None:
                 confusion[gold, -1] += 1
                 continue
             error = int(parsed.answer) - gold
             counts[u, [PARSED, EXACT, WITHIN1, ABS, SQ]] += (1, error == 0, abs(error) <= 1,
                                                              abs(error), error * error)
-            confusion[gold, min(int(parsed.answer), MAX_COUNT)] += 1
+            confusion[gold, min(int(parsed.answer), top)] += 1
 
-        majority = int(np.argmax(counts[:, GOLD0:].sum(axis=0))) if len(records) else 0
         metrics = {
             "exact_accuracy": lambda s: safe_ratio(s[..., EXACT], s[..., N]),
             "off_by_one_accuracy": lambda s: safe_ratio(s[..., WITHIN1], s[..., N]),
             "mae": lambda s: safe_ratio(s[..., ABS], s[..., PARSED]),
             "rmse": lambda s: np.sqrt(safe_ratio(s[..., SQ], s[..., PARSED])),
-            "majority_accuracy": lambda s: safe_ratio(s[..., GOLD0 + majority], s[..., N]),
+            "majority_accuracy": lambda s: safe_ratio(s[..., MAJORITY], s[..., N]),
             "unparsed_rate": lambda s: safe_ratio(s[..., N] - s[..., PARSED], s[..., N]),
         }
         n_of = {name: (lambda s: s[..., N]) for name in metrics}
@@ -97,7 +113,8 @@ class CountingTask(Task):
         return TaskScore(
             metrics=bootstrap_metrics(counts, metrics, n_of, seed=seed),
             majority_answer=str(majority),
-            confusion={"rows": "gold count 0..9", "columns": "predicted 0..9 (9 = 9 or more), "
-                       "then unparsed", "matrix": confusion.tolist()},
+            confusion={"rows": f"gold count 0..{top}",
+                       "columns": f"predicted 0..{top} ({top} = {top} or more), then unparsed",
+                       "matrix": confusion.tolist()},
             n_images=len(units),
         )

@@ -187,3 +187,21 @@ def test_data_usage_errors(tmp_path, capsys):
     assert "reads only its built-in data" in capsys.readouterr().err
     with pytest.raises(DataError, match="no recognised dataset"):
         load_samples(tmp_path, "vqa")
+
+
+def test_counting_reads_a_manifest_of_whole_numbers(tmp_path):
+    _save_images(tmp_path, "{}.png")
+    rows = [{"image": f"{100 + i}.png", "question": "How many shapes are there?",
+             "answers": [str(n)], "task": "counting"} for i, n in enumerate([1, 2, 12, 2])]
+    manifest = tmp_path / "count.jsonl"
+    manifest.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    result = run(RunConfig(model="baseline:oracle", tasks=("counting",), data={"": manifest},
+                           out=tmp_path / "run"), OracleAdapter("baseline:oracle"))
+    scored = result.results["tasks"]["counting"]
+    assert scored["metrics"]["exact_accuracy"]["value"] == 1.0
+    assert scored["metrics"]["majority_accuracy"]["value"] == 0.5  # "2" twice in four
+    assert len(scored["confusion"]["matrix"]) == 13  # rows up to the largest gold, 12
+    manifest.write_text(json.dumps({**rows[0], "answers": ["a few"]}) + "\n")
+    with pytest.raises(DataError, match="whole number"):
+        run(RunConfig(model="baseline:oracle", tasks=("counting",), data={"": manifest},
+                      out=tmp_path / "bad"), OracleAdapter("baseline:oracle"))
