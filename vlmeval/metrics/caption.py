@@ -17,10 +17,13 @@ its value depends on which images are scored, and the bootstrap keeps them fixed
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
-from typing import Mapping, Sequence
+import sys
+import tempfile
+from typing import Iterator, Mapping, Sequence
 
 import numpy as np
 from pycocoevalcap.bleu.bleu_scorer import BleuScorer
@@ -72,10 +75,26 @@ def tokenize(captions: Captions) -> tuple[dict[str, list[str]], str]:
 
 def _java_tokenize(captions: Captions) -> dict[str, list[str]]:
     counts = {k: len(v) for k, v in captions.items()}
-    out = PTBTokenizer().tokenize({k: [{"caption": c} for c in v] for k, v in captions.items()})
+    with tempfile.TemporaryFile() as log, _stderr_to(log):  # Java's progress line stays quiet
+        out = PTBTokenizer().tokenize({k: [{"caption": c} for c in v] for k, v in captions.items()})
+        log.seek(0)
+        message = log.read().decode(errors="replace").strip()
     if {k: len(out.get(k, [])) for k in counts} != counts:
-        raise RuntimeError("the Java tokenizer returned a different number of lines")
+        raise RuntimeError(f"the Java tokenizer returned a different number of lines ({message[-200:]})")
     return out
+
+
+@contextlib.contextmanager
+def _stderr_to(file) -> Iterator[None]:
+    """Point file descriptor 2 (inherited by subprocesses) at `file` for the duration."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    os.dup2(file.fileno(), 2)
+    try:
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
 
 
 def caption_scores(refs: Captions, hyps: Mapping[str, str]) -> tuple[np.ndarray, dict]:
