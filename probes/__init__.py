@@ -5,6 +5,6 @@ from vlmeval.tasks.base import Task
 
 PROBES: Registry[type[Task]] = Registry("probe")
 
-from vlmeval.probes import pope  # noqa: E402  (registers itself)
+from vlmeval.probes import chair, pope, variants  # noqa: E402  (register themselves)
 
-__all__ = ["PROBES", "pope"]
+__all__ = ["PROBES", "chair", "pope", "variants"]

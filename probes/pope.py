@@ -27,6 +27,7 @@ from vlmeval.data import scenes_samples
 from vlmeval.errors import ConfigError
 from vlmeval.parsing import parse_yes_no
 from vlmeval.probes import PROBES
+from vlmeval.probes.false_positive import fp_breakdown, score_mode
 from vlmeval.records import Parsed, Request, Sample, Verdict
 from vlmeval.stats import bootstrap_metrics, safe_ratio
 from vlmeval.tasks.base import Task, TaskScore
@@ -148,7 +149,10 @@ class PopeProbe(Task):
     """POPE object-existence polling on the scenes eval split, three negative settings.
 
     Metrics per setting and their mean over settings: accuracy, precision, recall, F1
-    (yes = positive), yes_ratio (from the predictions), false_positive_rate, unparsed_rate.
+    (yes = positive), yes_ratio (from the predictions), false_positive_rate, unparsed_rate;
+    where the adapter scores options, ROC-AUC, average precision and ECE of P(yes) per setting;
+    false-positive rate by absent object and by co-occurrence strength (fp/...), and the most
+    hallucinated objects (probes/false_positive.py).
     Edge cases: a zero denominator (e.g. precision when the model never says yes) is NaN with
     n=0, never 0; unparsed and errored answers are never "yes" (see module docstring).
     CIs resample images, since the six questions about one image are correlated.
@@ -166,6 +170,7 @@ class PopeProbe(Task):
             raise ConfigError(f"unknown POPE setting {unknown[0]!r} (valid: {', '.join(SETTINGS)})")
         self.settings = tuple(settings)
         self.n_pos = n_pos
+        self._score_mode: dict[tuple, Any] = {}
 
     def args(self) -> dict[str, Any]:
         return {**super().args(), "settings": list(self.settings), "n_pos": self.n_pos,
@@ -224,8 +229,24 @@ class PopeProbe(Task):
             n_of[f"mean/{m}"] = lambda s, m=m: sum(
                 _denominators(s[..., si, :])[m] for si in range(len(settings)))
         totals = counts.sum(axis=0)
+        scored = bootstrap_metrics(counts, metrics, n_of, seed=seed)
+        fp = fp_breakdown(records, self.samples(), lambda raw: self.parse(raw, policy), seed)
+        scored.update({f"fp/{name}": m for name, m in fp["metrics"].items()})
+        curves = {}
+        for setting in settings:
+            key = (setting, tuple(r["request_id"] for r in records))
+            if key not in self._score_mode:  # independent of the parsing policy: compute once
+                self._score_mode[key] = score_mode(
+                    [r for r in records if r["meta"]["setting"] == setting], seed)
+            mode = self._score_mode[key]
+            if mode is not None:
+                scored.update({f"{setting}/{name}": m for name, m in mode["metrics"].items()})
+                curves[setting] = {"n_scored": mode["n_scored"], **mode["curves"]}
         return TaskScore(
-            metrics=bootstrap_metrics(counts, metrics, n_of, seed=seed),
+            metrics=scored,
             counts={s: dict(zip(COUNTS, map(int, totals[i]))) for i, s in enumerate(settings)},
+            most_hallucinated=fp["most_hallucinated"],
+            cooccurrence_cuts=fp["cooccurrence_cuts"],
+            score_mode=curves or None,
             n_images=len(units),
         )

@@ -27,6 +27,8 @@ class Task:
     # Whether `--data` applies: the task reads questions and answers from any source
     # (vlmeval.data.sources), not only from the built-in world.
     reads_data: ClassVar[bool] = False
+    # Run options (RunConfig.task_options keys, e.g. "synonyms") the constructor takes.
+    accepts: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, *, limit: int | None = None, seed: int = 0, data: Path | None = None,
                  images: Path | None = None) -> None:

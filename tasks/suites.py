@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import difflib
 from types import MappingProxyType
-from typing import Mapping
+from typing import Any, Mapping
 
+from vlmeval.errors import ConfigError
 from vlmeval.probes import PROBES
 from vlmeval.registry import Registry, UnknownName
 from vlmeval.tasks import captioning, counting, spatial, text, vqa  # noqa: F401  (register themselves)
@@ -22,16 +23,20 @@ def suite(name: str, tasks: dict[str, int | None], about: str) -> None:
 
 
 ABOUT: dict[str, str] = {}
-suite("hallucination", {"pope": None}, "does the model look at the image")
+# image_swap and blind ask every POPE question three and four times: 200 images keep the
+# suite to a few minutes on CPU (`--suite all` or `--tasks` runs them on every image).
+suite("hallucination", {"pope": None, "chair": None, "image_swap": 200, "blind": 200},
+      "does the model look at the image")
 suite("vision", {"vqa": None, "captioning": None, "counting": None, "spatial": None},
       "visual question answering, captions, counts, spatial relations")
 suite("text", {"text_gen": None, "text_mc": None}, "text skills with no image")
 # Fixed small subsets for regression gates: under a minute on 2 CPU cores with the shipped
 # model. Changing a limit changes every baseline gated on this suite.
-suite("ci", {"pope": 20, "vqa": 40, "captioning": 40, "counting": 40, "spatial": 60,
+suite("ci", {"pope": 20, "chair": 40, "image_swap": 20, "blind": 20, "vqa": 40, "captioning": 40, "counting": 40, "spatial": 60,
              "text_gen": None, "text_mc": None},
       "small fixed subsets of every task, for CI gates")
-suite("all", {**SUITES.get("hallucination"), **SUITES.get("vision"), **SUITES.get("text")},
+suite("all", {name: None for name in (*SUITES.get("hallucination"), *SUITES.get("vision"),
+                                      *SUITES.get("text"))},
       "every task and probe on all its samples")
 
 
@@ -48,6 +53,22 @@ def resolve_task(name: str) -> type[Task]:
     close = difflib.get_close_matches(name, valid, n=3, cutoff=0.5)
     hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
     raise UnknownName(f"unknown task {name!r}{hint} (valid: {', '.join(valid)})")
+
+
+def make_task(spec: str, options: Mapping[str, Any] | None = None, **common: Any) -> Task:
+    """A task from its spec: "pope", or "image_swap:counting" for a probe over another task.
+    options: run options (e.g. synonyms); each task gets those it `accepts`."""
+    name, _, base = spec.partition(":")
+    cls = resolve_task(name)
+    common.update({k: v for k, v in (options or {}).items() if k in cls.accepts})
+    if base:
+        from vlmeval.probes.variants import VariantProbe
+
+        if not issubclass(cls, VariantProbe):
+            raise ConfigError(f"{spec!r}: only variant probes (image_swap, blind) take a base "
+                              f"task after ':'")
+        return cls(base=base, **common)
+    return cls(**common)
 
 
 def suite_tasks(name: str) -> tuple[str, ...]:

@@ -82,7 +82,9 @@ def test_popular_and_adversarial_are_harder_for_a_prior():
 
 
 def record(setting, sample_id, label, raw):
-    return {"sample_id": sample_id, "raw": raw, "meta": {"setting": setting, "label": label}}
+    return {"sample_id": sample_id, "request_id": f"{setting}/{sample_id}/{raw}/{label}",
+            "raw": raw, "options": ["yes", "no"], "option_logprobs": None,
+            "meta": {"setting": setting, "label": label, "object": "star"}}
 
 
 def test_metrics_against_a_hand_computed_confusion_matrix():
@@ -127,7 +129,8 @@ def test_zero_denominators_are_nan_with_n_zero_never_zero():
     assert np.isnan(precision.value) and precision.n == 0
     assert score.metrics["random/f1"].value == 0.0  # defined: 2TP/(2TP+FP+FN) = 0/1
     empty = PopeProbe().score([], "official", seed=0)
-    assert len(empty.metrics) == 4 * 7  # every setting and the mean, each NaN with n=0
+    # every setting and the mean, and the three co-occurrence buckets, each NaN with n=0
+    assert len(empty.metrics) == 4 * 7 + 3
     assert all(np.isnan(m.value) and m.n == 0 for m in empty.metrics.values())
 
 

@@ -47,6 +47,9 @@ def build_parser() -> argparse.ArgumentParser:
                           "the task when several run (repeatable)")
     run.add_argument("--images", type=Path, metavar="DIR",
                      help="folder holding the images --data refers to (default: next to the data)")
+    run.add_argument("--synonyms", type=Path, metavar="FILE",
+                     help="CHAIR's synonym table: one line per category, canonical name first, "
+                          "comma-separated (default: the scenes world's)")
     run.add_argument("--out", type=Path, help="run directory (default: runs/<model>__<suite>)")
     run.add_argument("--limit", type=_positive_int,
                      help="use at most N samples per task (default: the suite's, else all)")
@@ -104,6 +107,7 @@ def cmd_run(args: argparse.Namespace, argv: Sequence[str]) -> int:
         data[name.strip()] = Path(path)
     config = RunConfig(model=args.model, suite=args.suite, tasks=tasks, out=args.out,
                        data=data, images=args.images,
+                       task_options={"synonyms": args.synonyms} if args.synonyms else {},
                        limit=args.limit, batch_size=args.batch_size, seed=args.seed,
                        policy=args.policy, overwrite=args.overwrite, adapter=args.adapter,
                        argv=("vlmeval", *argv))

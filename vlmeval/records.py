@@ -22,8 +22,9 @@ def _frozen(mapping: Mapping[str, Any] | None) -> Mapping[str, Any]:
 class ImageRef:
     """Where an image comes from, without its pixels.
 
-    source: "scenes" (built-in generator; key "split:index"), "file" (key is a path) or "hf" (a
-    local Hugging Face dataset; key "path#split#row").
+    source: "scenes" (built-in generator; key "split:index"), "file" (key is a path), "hf" (a
+    local Hugging Face dataset; key "path#split#row") or "synthetic" (probe inputs: "blank",
+    "noise:<seed>").
     sha256: of the decoded RGB pixels and size for generated images, of the file bytes for files.
     """
 

@@ -28,7 +28,7 @@ from vlmeval.parsing import POLICY_VERSIONS, check_policy
 from vlmeval.records import Parsed, Prediction, Request, request_to_json
 from vlmeval.store import FORMAT_VERSION, RunDirError, RunStore
 from vlmeval.tasks.base import Task
-from vlmeval.tasks.suites import resolve_task, suite_limits, suite_tasks
+from vlmeval.tasks.suites import make_task, suite_limits, suite_tasks
 
 
 class AdapterContractError(RuntimeError):
@@ -51,6 +51,8 @@ class RunConfig:
     # --data: task name -> local file or folder ("" for the only task of the run).
     data: dict[str, Path] = field(default_factory=dict)
     images: Path | None = None
+    # Options for the tasks that accept them (Task.accepts), e.g. {"synonyms": Path}.
+    task_options: dict[str, Any] = field(default_factory=dict)
 
     def task_names(self) -> tuple[str, ...]:
         if bool(self.suite) == bool(self.tasks):
@@ -246,9 +248,13 @@ def run(config: RunConfig, adapter: Adapter | None = None) -> RunResult:
     if config.batch_size < 1:
         raise ConfigError(f"--batch-size must be at least 1, got {config.batch_size}")
     data = config.task_data()
-    tasks = [resolve_task(name)(limit=config.task_limit(name), seed=config.seed,
-                                **({"data": data[name], "images": config.images} if name in data else {}))
+    tasks = [make_task(name, config.task_options, limit=config.task_limit(name), seed=config.seed,
+                       **({"data": data[name], "images": config.images} if name in data else {}))
              for name in config.task_names()]
+    for option in config.task_options:
+        if not any(option in type(t).accepts for t in tasks):
+            raise ConfigError(f"--{option} applies to none of this run's tasks "
+                              f"({', '.join(t.name for t in tasks)})")
     adapter = adapter or resolve_model(config.model, config.adapter)
     plans = {t.name: t.requests() for t in tasks}
     store = RunStore(config.out or default_run_dir(config))

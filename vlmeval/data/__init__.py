@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
+import numpy as np
 from PIL import Image
 
 from vlmeval.data import scenes
@@ -22,7 +23,26 @@ def load_image(ref: ImageRef) -> Image.Image:
         from vlmeval.data import hf
 
         return hf.load_image(ref.key)
-    raise ValueError(f"unknown image source {ref.source!r} in {ref.key!r} (valid: scenes, file, hf)")
+    if ref.source == "synthetic":
+        return synthetic_image(ref.key)
+    raise ValueError(f"unknown image source {ref.source!r} in {ref.key!r} "
+                     f"(valid: scenes, file, hf, synthetic)")
+
+
+def synthetic_image(key: str) -> Image.Image:
+    """"blank": the scenes background colour; "noise:N": uniform RGB noise from seed N."""
+    size = (scenes.IMAGE_SIZE, scenes.IMAGE_SIZE)
+    if key == "blank":
+        return Image.new("RGB", size, scenes.BACKGROUND)
+    kind, _, seed = key.partition(":")
+    if kind == "noise" and seed.isdigit():
+        pixels = np.random.default_rng(int(seed)).integers(0, 256, (*size, 3), dtype=np.uint8)
+        return Image.fromarray(pixels, "RGB")
+    raise ValueError(f"unknown synthetic image {key!r} (valid: blank, noise:<seed>)")
+
+
+def synthetic_ref(key: str) -> ImageRef:
+    return ImageRef("synthetic", key, scenes.image_sha256(synthetic_image(key)))
 
 
 def load_images(refs: Sequence[ImageRef | None]) -> list[Image.Image | None]:

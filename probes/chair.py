@@ -1,0 +1,190 @@
+"""CHAIR (Rohrbach et al., EMNLP 2018): object hallucination in generated descriptions.
+
+The model describes each image ("Describe the image."); every object word in the description
+is mapped to a category through a synonym table, and compared with the image's ground-truth
+objects:
+
+- CHAIR_i = hallucinated object mentions / object mentions (each category counted once per
+  caption, as the reference implementation does);
+- CHAIR_s = captions with at least one hallucinated object / captions;
+- recall = ground-truth categories mentioned / ground-truth categories;
+- mean_length = words per caption.
+
+Mapping: lower-cased words; multi-word synonyms are matched first and consume their words, so
+"hot dog" is a hot dog and not a dog; plurals map to the singular ("stars", "crosses",
+"hourglasses"). A synonyms file in the common format (one line per category, canonical name
+first, comma-separated) replaces the built-in scenes table.
+
+A caption with no object mentions has no CHAIR_i contribution (CHAIR_i is NaN with n=0 when no
+caption mentions anything); it counts as not hallucinating for CHAIR_s. Units for the CIs are
+images.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+
+from vlmeval.data import prompts, scenes_samples
+from vlmeval.data.scenes import CATEGORIES
+from vlmeval.errors import DataError
+from vlmeval.probes import PROBES
+from vlmeval.records import Parsed, Request, Verdict
+from vlmeval.stats import bootstrap_metrics, safe_ratio
+from vlmeval.tasks.base import Task, TaskScore
+
+# The scenes world's synonym table: canonical name first, as in a synonyms file.
+SCENES_SYNONYMS = """\
+circle, disc, disk, dot
+square, box
+triangle
+star
+cross, saltire
+plus, plus sign
+heart
+diamond, rhombus, lozenge
+ring, donut, doughnut, annulus
+arrow
+moon, crescent, crescent moon, half moon
+hourglass, sand glass, sandglass
+"""
+_WORD = re.compile(r"[a-z]+")
+COLUMNS = ("captions", "hallucinating_captions", "mentions", "hallucinated_mentions",
+           "gt_objects", "gt_mentioned", "words")
+CAPS, HCAPS, MENTIONS, HMENTIONS, GT, GT_HIT, WORDS = range(len(COLUMNS))
+
+
+def plural(word: str) -> str:
+    if word.endswith(("s", "x", "ch", "sh")):
+        return word + "es"
+    if word.endswith("y") and word[-2:-1] not in "aeiou":
+        return word[:-1] + "ies"
+    return word + "s"
+
+
+class SynonymTable:
+    """Maps words of a caption to categories; multi-word names first, plurals included."""
+
+    def __init__(self, lines: Iterable[str], source: str = "built-in") -> None:
+        self.source = source
+        self.phrases: dict[tuple[str, ...], str] = {}
+        for n, line in enumerate(lines, 1):
+            names = [" ".join(_WORD.findall(part.lower())) for part in line.split(",")]
+            names = [x for x in names if x]
+            if not names:
+                continue
+            canonical = names[0]
+            for name in names:
+                words = tuple(name.split())
+                for form in dict.fromkeys([words, (*words[:-1], plural(words[-1]))]):
+                    if self.phrases.get(form, canonical) != canonical:
+                        raise DataError(f"{source}:{n}: {' '.join(form)!r} is listed under both "
+                                        f"{self.phrases[form]!r} and {canonical!r}; keep one")
+                    self.phrases[form] = canonical
+        if not self.phrases:
+            raise DataError(f"{source}: no categories; write one line per category, canonical "
+                            f"name first, comma-separated synonyms")
+        self.longest = max(map(len, self.phrases))
+        self.categories = tuple(dict.fromkeys(self.phrases.values()))
+
+    @classmethod
+    def from_file(cls, path: Path) -> "SynonymTable":
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except OSError as e:
+            raise DataError(f"{path}: cannot read the synonyms file ({e.strerror})") from None
+        return cls(text.splitlines(), str(path))
+
+    def mentions(self, caption: str) -> list[str]:
+        """Categories mentioned, in order, each occurrence once (longest match first)."""
+        words = _WORD.findall(caption.lower())
+        out, i = [], 0
+        while i < len(words):
+            for n in range(min(self.longest, len(words) - i), 0, -1):
+                category = self.phrases.get(tuple(words[i:i + n]))
+                if category is not None:
+                    out.append(category)
+                    i += n
+                    break
+            else:
+                i += 1
+        return out
+
+
+SCENES_TABLE = SynonymTable(SCENES_SYNONYMS.splitlines(), "scenes synonyms")
+assert set(SCENES_TABLE.categories) == set(CATEGORIES)
+
+
+def chair_counts(caption: str, truth: Sequence[str], table: SynonymTable) -> np.ndarray:
+    """COLUMNS for one caption."""
+    mentioned = list(dict.fromkeys(table.mentions(caption)))  # each category once per caption
+    truth = set(truth)
+    hallucinated = [c for c in mentioned if c not in truth]
+    row = np.zeros(len(COLUMNS))
+    row[[CAPS, HCAPS, MENTIONS, HMENTIONS, GT, GT_HIT, WORDS]] = (
+        1, bool(hallucinated), len(mentioned), len(hallucinated), len(truth),
+        len(truth & set(mentioned)), len(_WORD.findall(caption.lower())))
+    return row
+
+
+@PROBES.register("chair")
+class ChairProbe(Task):
+    """CHAIR_i, CHAIR_s, recall and length of generated descriptions; most hallucinated objects."""
+
+    name = "chair"
+    version = "1"
+    headline = "chair_s"
+    accepts = ("synonyms",)
+
+    def __init__(self, *, synonyms: Path | None = None, **common: Any) -> None:
+        super().__init__(**common)
+        self.synonyms = Path(synonyms) if synonyms else None
+        self.table = SynonymTable.from_file(self.synonyms) if self.synonyms else SCENES_TABLE
+
+    def args(self) -> dict[str, Any]:
+        return {**super().args(), "synonyms": self.table.source}
+
+    def requests(self) -> list[Request]:
+        return [Request(task=self.name, request_id=s.id, sample_id=s.id,
+                        prompt=prompts.CAPTION_QUESTION, image=s.image,
+                        target=prompts.reference_captions(s.fields["scene"])[0],
+                        max_new_tokens=64, meta={"objects": list(s.objects)})
+                for s in scenes_samples("eval")[: self.limit]]
+
+    def parse(self, raw: str, policy: str) -> Parsed:
+        """The categories mentioned (comma-separated), under either policy."""
+        return Parsed.ok(", ".join(dict.fromkeys(self.table.mentions(raw))))
+
+    def verdict(self, record: dict[str, Any], parsed: Parsed) -> Verdict:
+        row = chair_counts(record["raw"], record["meta"]["objects"], self.table)
+        hallucinated = [c for c in dict.fromkeys(self.table.mentions(record["raw"]))
+                        if c not in record["meta"]["objects"]]
+        return Verdict(correct=not hallucinated,
+                       outcome="hallucinated: " + ", ".join(hallucinated) if hallucinated
+                       else "no hallucination",
+                       scores={"hallucinated_mentions": float(row[HMENTIONS]),
+                               "mentions": float(row[MENTIONS])})
+
+    def score(self, records: Sequence[dict[str, Any]], policy: str, seed: int) -> TaskScore:
+        counts = np.array([chair_counts(r["raw"] or "", r["meta"]["objects"], self.table)
+                           for r in records]).reshape(len(records), len(COLUMNS))
+        metrics = {
+            "chair_i": lambda s: safe_ratio(s[..., HMENTIONS], s[..., MENTIONS]),
+            "chair_s": lambda s: safe_ratio(s[..., HCAPS], s[..., CAPS]),
+            "recall": lambda s: safe_ratio(s[..., GT_HIT], s[..., GT]),
+            "mean_length": lambda s: safe_ratio(s[..., WORDS], s[..., CAPS]),
+        }
+        n_of = {"chair_i": lambda s: s[..., MENTIONS], "chair_s": lambda s: s[..., CAPS],
+                "recall": lambda s: s[..., GT], "mean_length": lambda s: s[..., CAPS]}
+        hallucinated = Counter(c for r in records
+                               for c in dict.fromkeys(self.table.mentions(r["raw"] or ""))
+                               if c not in r["meta"]["objects"])
+        return TaskScore(metrics=bootstrap_metrics(counts, metrics, n_of, seed=seed),
+                         most_hallucinated=[{"object": c, "captions": n}
+                                            for c, n in hallucinated.most_common(10)],
+                         synonyms=self.table.source,
+                         notes=[f"synonyms: {self.table.source}"])

@@ -1,0 +1,166 @@
+"""False-positive breakdowns and score-mode curves for yes/no object probes (POPE).
+
+- false_positive_rate by absent-object category, and by how strongly the absent object
+  co-occurs with the objects present: strength = max over present objects p of P(absent | p),
+  counted over the probe's images (the statistic POPE's adversarial setting ranks by), cut into
+  low / mid / high at its terciles; the objects a model hallucinates most.
+- score mode: where the adapter scored the options, P(yes) = p(yes) / (p(yes) + p(no)) per
+  question gives ROC-AUC, average precision (area under the precision-recall curve) and the
+  expected calibration error (10 equal-width bins), with the curves for reports, from
+  scikit-learn.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from typing import Any, Callable, Sequence
+
+import numpy as np
+from sklearn.calibration import calibration_curve
+from sklearn.metrics import average_precision_score, precision_recall_curve, roc_auc_score, roc_curve
+
+from vlmeval.records import Metric, Parsed, Sample
+from vlmeval.stats import bootstrap_metrics, safe_ratio
+
+BUCKETS = ("low", "mid", "high")
+CALIBRATION_BINS = 10
+
+
+def conditional_cooccurrence(samples: Sequence[Sample]) -> dict[str, dict[str, float]]:
+    """P(b | a): the share of images holding a that also hold b."""
+    holding = Counter(o for s in samples for o in set(s.objects))
+    both: dict[str, Counter] = defaultdict(Counter)
+    for s in samples:
+        for a in set(s.objects):
+            for b in set(s.objects) - {a}:
+                both[a][b] += 1
+    return {a: {b: n / holding[a] for b, n in both[a].items()} for a in holding}
+
+
+def negatives(records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [r for r in records if r["meta"]["label"] == "no"]
+
+
+def fp_breakdown(records: Sequence[dict[str, Any]], samples: Sequence[Sample],
+                 parse: Callable[[str], Parsed], seed: int) -> dict[str, Any]:
+    """Metrics (by object, by co-occurrence bucket) and the most hallucinated objects."""
+    objects_of = {s.id: s.objects for s in samples}
+    cond = conditional_cooccurrence(samples)
+    neg = negatives(records)
+    strength = np.array([max((cond.get(p, {}).get(r["meta"]["object"], 0.0)
+                              for p in objects_of.get(r["sample_id"], ())), default=0.0) for r in neg])
+    cuts = np.quantile(strength, [1 / 3, 2 / 3]) if len(neg) else np.array([np.nan, np.nan])
+    bucket = np.searchsorted(cuts, strength, side="right") if len(neg) else np.array([], int)
+    categories = sorted({r["meta"]["object"] for r in neg})
+    groups = [*(f"by_object/{c}" for c in categories), *(f"by_cooccurrence/{b}" for b in BUCKETS)]
+    index = {g: i for i, g in enumerate(groups)}
+    units = {sid: i for i, sid in enumerate(dict.fromkeys(r["sample_id"] for r in neg))}
+    counts = np.zeros((len(units), len(groups), 2))  # negatives asked, said yes
+    said_yes = Counter()
+    for r, b in zip(neg, bucket):
+        yes = r["raw"] is not None and parse(r["raw"]).answer == "yes"
+        said_yes[r["meta"]["object"]] += yes
+        for g in (f"by_object/{r['meta']['object']}", f"by_cooccurrence/{BUCKETS[b]}"):
+            counts[units[r["sample_id"]], index[g]] += (1, yes)
+    metrics = {f"{g}/false_positive_rate": (lambda s, i=i: safe_ratio(s[..., i, 1], s[..., i, 0]))
+               for i, g in enumerate(groups)}
+    n_of = {f"{g}/false_positive_rate": (lambda s, i=i: s[..., i, 0]) for i, g in enumerate(groups)}
+    asked = Counter(r["meta"]["object"] for r in neg)
+    return {
+        "metrics": bootstrap_metrics(counts, metrics, n_of, seed=seed),
+        "most_hallucinated": [{"object": o, "false_positives": n, "asked": asked[o],
+                               "rate": round(n / asked[o], 6)}
+                              for o, n in said_yes.most_common(10) if n],
+        "cooccurrence_cuts": [None if c != c else round(float(c), 6) for c in cuts],
+    }
+
+
+def p_yes(record: dict[str, Any]) -> float | None:
+    """P(yes) renormalised over the two options, or None when the request was not scored."""
+    lp = record.get("option_logprobs")
+    if not lp or list(record["options"][:2]) != ["yes", "no"]:
+        return None
+    yes, no = lp[0], lp[1]
+    top = max(yes, no)
+    return float(np.exp(yes - top) / (np.exp(yes - top) + np.exp(no - top)))
+
+
+def expected_calibration_error(labels: np.ndarray, probs: np.ndarray) -> float:
+    """Sum over 10 equal-width bins of |accuracy - confidence| weighted by the bin's share."""
+    return float(weighted_curves(labels, probs, np.ones((1, len(labels))))["ece"][0])
+
+
+def weighted_curves(labels: np.ndarray, probs: np.ndarray, weights: np.ndarray) -> dict[str, np.ndarray]:
+    """ROC-AUC, average precision and ECE for each row of item weights (B, N) at once: the
+    bootstrap's resamples as multiplicities. With unit weights they equal scikit-learn's
+    roc_auc_score and average_precision_score (tests check); sklearn gives the point values."""
+    levels, level = np.unique(probs, return_inverse=True)  # ascending score levels
+    onehot = np.zeros((len(probs), len(levels)))
+    onehot[np.arange(len(probs)), level] = 1.0
+    pos = (weights * labels) @ onehot  # (B, L) positive weight per level
+    neg = (weights * (1 - labels)) @ onehot
+    n_pos, n_neg = pos.sum(1), neg.sum(1)
+    below = np.cumsum(neg, axis=1) - neg  # negatives scored strictly lower
+    with np.errstate(invalid="ignore", divide="ignore"):
+        auc = (pos * (below + 0.5 * neg)).sum(1) / (n_pos * n_neg)
+        tp, fp = np.cumsum(pos[:, ::-1], 1), np.cumsum(neg[:, ::-1], 1)  # thresholds descending
+        precision = np.where(tp + fp > 0, tp / np.maximum(tp + fp, 1e-300), 0.0)
+        ap = (pos[:, ::-1] / n_pos[:, None] * precision).sum(1)
+    auc = np.where((n_pos > 0) & (n_neg > 0), auc, np.nan)
+    ap = np.where((n_pos > 0) & (n_neg > 0), ap, np.nan)
+    bins = np.minimum((probs * CALIBRATION_BINS).astype(int), CALIBRATION_BINS - 1)
+    in_bin = np.zeros((len(probs), CALIBRATION_BINS))
+    in_bin[np.arange(len(probs)), bins] = 1.0
+    count, hits, conf = weights @ in_bin, (weights * labels) @ in_bin, (weights * probs) @ in_bin
+    total = count.sum(1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ece = np.abs(hits - conf).sum(1) / total  # sum_b n_b/N |acc_b - conf_b|
+    return {"roc_auc": auc, "average_precision": ap, "ece": np.where(total > 0, ece, np.nan)}
+
+
+def score_mode(records: Sequence[dict[str, Any]], seed: int, n_resamples: int = 1000,
+               level: float = 0.95) -> dict[str, Any] | None:
+    """ROC-AUC, average precision and ECE with CIs (resampling images) and the curves; None if
+    no record was scored."""
+    scored = [(r, p) for r in records if (p := p_yes(r)) is not None]
+    if not scored:
+        return None
+    labels = np.array([r["meta"]["label"] == "yes" for r, _ in scored], dtype=float)
+    probs = np.array([p for _, p in scored])
+    _, unit = np.unique([r["sample_id"] for r, _ in scored], return_inverse=True)
+    both = 0 < labels.sum() < len(labels)
+    values = {"roc_auc": roc_auc_score(labels, probs) if both else np.nan,
+              "average_precision": average_precision_score(labels, probs) if both else np.nan,
+              "ece": expected_calibration_error(labels, probs)}
+    rng = np.random.default_rng(seed)
+    draws: dict[str, list[np.ndarray]] = {k: [] for k in values}
+    n_units = unit.max() + 1
+    for start in range(0, n_resamples, 100):
+        b = min(100, n_resamples - start)
+        counts = rng.multinomial(n_units, np.full(n_units, 1.0 / n_units), size=b)
+        for name, v in weighted_curves(labels, probs, counts[:, unit].astype(float)).items():
+            draws[name].append(v)
+    tail = (1.0 - level) / 2.0 * 100.0
+    metrics = {}
+    for name, value in values.items():
+        sample = np.concatenate(draws[name])
+        sample = sample[np.isfinite(sample)]
+        low, high = (np.percentile(sample, [tail, 100.0 - tail]) if sample.size and np.isfinite(value)
+                     else (np.nan, np.nan))
+        metrics[name] = Metric(float(value), float(low), float(high), len(scored))
+    curves = {}
+    if both:
+        fpr, tpr, _ = roc_curve(labels, probs)
+        precision, recall, _ = precision_recall_curve(labels, probs)
+        observed, predicted = calibration_curve(labels, probs, n_bins=CALIBRATION_BINS)
+        curves = {"roc": {"fpr": _round(fpr), "tpr": _round(tpr)},
+                  "pr": {"precision": _round(precision), "recall": _round(recall)},
+                  "calibration": {"predicted": _round(predicted), "observed": _round(observed)}}
+    return {"metrics": metrics, "curves": curves, "n_scored": len(scored)}
+
+
+def _round(values: np.ndarray, points: int = 200) -> list[float]:
+    """At most `points` values (evenly spaced picks, ends kept) so run files stay small."""
+    if len(values) > points:
+        values = values[np.unique(np.linspace(0, len(values) - 1, points).round().astype(int))]
+    return [round(float(v), 6) for v in values]
