@@ -10,6 +10,12 @@ is followed by one negative (never present in the image, never asked twice about
   images.
 
 Popular and adversarial fall back to random when their list runs out, as in the reference.
+
+With --data: a COCO instances JSON (instances_val2014.json and its images; 500 images with at
+least 3 categories drawn with the seed, as the reference samples them; --limit N draws N), or
+ready-made questions: POPE's files (coco_pope_<setting>.json, JSON lines of question_id,
+image, text, label; the setting from the file name), the Hugging Face POPE layout (question_id,
+question, answer, image_source, image, category) as parquet or save_to_disk, or a manifest.
 Metrics treat "yes" as the positive class; a question the parser could not read (strict policy)
 or that errored is never a "yes": it counts against accuracy and recall, not as a false
 positive, and shows in unparsed_rate.
@@ -18,13 +24,16 @@ positive, and shows in unparsed_rate.
 from __future__ import annotations
 
 import random
+import re
 from collections import Counter, defaultdict
 from typing import Any, Sequence
 
 import numpy as np
 
-from vlmeval.data import scenes_samples
-from vlmeval.errors import ConfigError
+from vlmeval.data import coco, scenes_samples
+from vlmeval.data.files import read_json
+from vlmeval.data.sources import is_json_lines, load_samples
+from vlmeval.errors import ConfigError, DataError
 from vlmeval.parsing import parse_yes_no
 from vlmeval.probes import PROBES
 from vlmeval.probes.false_positive import fp_breakdown, score_mode
@@ -34,6 +43,7 @@ from vlmeval.tasks.base import Task, TaskScore
 
 SETTINGS = ("random", "popular", "adversarial")
 TEMPLATE = "Is there {article} {object} in the image?"
+_ASKED = re.compile(r"is there an? (.+?) in the im", re.IGNORECASE)
 # Per-unit count vector; unparsed answers are split by gold label.
 COUNTS = ("tp", "fp", "tn", "fn", "unparsed_pos", "unparsed_neg")
 TP, FP, TN, FN, UP, UN = range(len(COUNTS))
@@ -161,28 +171,52 @@ class PopeProbe(Task):
     name = "pope"
     version = "1"
     headline = "mean/f1"
+    reads_data = True
 
-    def __init__(self, *, limit: int | None = None, seed: int = 0,
-                 settings: Sequence[str] = SETTINGS, n_pos: int = 3) -> None:
-        super().__init__(limit=limit, seed=seed)
+    def __init__(self, *, settings: Sequence[str] = SETTINGS, n_pos: int = 3, **common: Any) -> None:
+        super().__init__(**common)
         unknown = [s for s in settings if s not in SETTINGS]
         if unknown:
             raise ConfigError(f"unknown POPE setting {unknown[0]!r} (valid: {', '.join(SETTINGS)})")
         self.settings = tuple(settings)
         self.n_pos = n_pos
         self._score_mode: dict[tuple, Any] = {}
+        self._is_instances: bool | None = None
 
     def args(self) -> dict[str, Any]:
+        source = "scenes:eval" if self.data is None else str(self.data)
         return {**super().args(), "settings": list(self.settings), "n_pos": self.n_pos,
-                "source": "scenes:eval"}
+                "source": source}
+
+    def _instances(self) -> bool:
+        """--data is a COCO instances JSON (POPE is built from it), not ready-made questions."""
+        if self._is_instances is None:
+            self._is_instances = (self.data is not None and self.data.suffix == ".json"
+                                  and not is_json_lines(self.data)
+                                  and coco.is_instances(read_json(self.data)))
+        return self._is_instances
 
     def samples(self) -> list[Sample]:
-        """All selected images: frequencies, co-occurrence and the vocabulary come from these."""
+        """All selected images: frequencies, co-occurrence and the vocabulary come from these.
+        COCO instances: 500 images drawn with the seed (the official sample size; --limit N
+        draws N), as the reference builder does."""
+        if self._instances():
+            return coco.load_instances(self.data, self.images, self.n_pos,
+                                       n_images=self.limit or 500, seed=self.seed)
+        if self.data is not None:  # question files: the images and the objects asked as "yes"
+            positives: dict[str, list[str]] = {}
+            for r in self.requests():
+                objects = positives.setdefault(r.sample_id, [])
+                if r.target == "yes" and r.meta["object"] not in objects:
+                    objects.append(r.meta["object"])
+            return [Sample(id=u, image=None, objects=tuple(o)) for u, o in positives.items()]
         return select_images(scenes_samples("eval"), min_objects=self.n_pos)
 
     def requests(self) -> list[Request]:
         """Questions about the first `limit` images of the full benchmark (all if no limit), so a
         limited run asks exactly the questions the full run asks about those images."""
+        if self.data is not None and not self._instances():
+            return self._file_requests()
         samples = self.samples()
         keep = {s.id for s in samples[: self.limit]} if self.limit else {s.id for s in samples}
         out = []
@@ -202,6 +236,32 @@ class PopeProbe(Task):
                 ))
         return out
 
+    def _file_requests(self) -> list[Request]:
+        """Ready-made questions (POPE's JSONL files, the HF POPE layout, a manifest): the setting
+        from a `category`/`setting` field or the file name (coco_pope_random.json), the object
+        from the question text; --limit keeps the first N images."""
+        assert self.data is not None
+        named = next((s for s in SETTINGS if s in self.data.stem.lower()), "file")
+        out, units = [], []
+        for sample in load_samples(self.data, self.name, self.images):
+            label = sample.fields["answers"][0].strip().lower()
+            if label not in ("yes", "no"):
+                raise DataError(f"{self.data}: item {sample.id} has label {label!r}; POPE "
+                                f"labels are yes or no")
+            unit = sample.fields.get("unit", sample.id)
+            if unit not in units:
+                if self.limit and len(units) >= self.limit:
+                    continue
+                units.append(unit)
+            asked = _ASKED.search(sample.fields["question"])
+            out.append(Request(
+                task=self.name, request_id=sample.id, sample_id=unit,
+                prompt=sample.fields["question"], image=sample.image, target=label,
+                options=("yes", "no"), max_new_tokens=8,
+                meta={"setting": sample.fields.get("category", sample.fields.get("setting", named)),
+                      "object": asked.group(1).lower() if asked else "?", "label": label}))
+        return out
+
     def parse(self, raw: str, policy: str) -> Parsed:
         return parse_yes_no(raw, policy)
 
@@ -211,7 +271,9 @@ class PopeProbe(Task):
 
     def score(self, records: Sequence[dict[str, Any]], policy: str, seed: int) -> TaskScore:
         units = {sid: i for i, sid in enumerate(dict.fromkeys(r["sample_id"] for r in records))}
-        settings = list(self.settings)
+        present = {r["meta"]["setting"] for r in records}
+        settings = [s for s in self.settings if s in present or self.data is None] + \
+            sorted(present - set(self.settings))
         counts = np.zeros((len(units), len(settings), len(COUNTS)))
         for r in records:
             parsed = Parsed.unparsed() if r["raw"] is None else self.parse(r["raw"], policy)

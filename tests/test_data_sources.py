@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from vlmeval.adapters.baselines import OracleAdapter, _Baseline
+from vlmeval.adapters.baselines import AlwaysYesAdapter, OracleAdapter, _Baseline
 from vlmeval.cli import main
 from vlmeval.data import scenes
 from vlmeval.data.sources import load_samples
@@ -20,9 +20,9 @@ def _image_ids():
     return [100 + i for i in range(N_IMAGES)]
 
 
-def _save_images(folder, name="COCO_val2014_{:012d}.jpg"):
+def _save_images(folder, name="COCO_val2014_{:012d}.jpg", n=N_IMAGES):
     folder.mkdir(parents=True, exist_ok=True)
-    for i, image_id in enumerate(_image_ids()):
+    for i, image_id in enumerate(100 + k for k in range(n)):
         scenes.render(scenes.scene("eval", i)).save(folder / name.format(image_id), quality=95)
 
 
@@ -205,3 +205,81 @@ def test_counting_reads_a_manifest_of_whole_numbers(tmp_path):
     with pytest.raises(DataError, match="whole number"):
         run(RunConfig(model="baseline:oracle", tasks=("counting",), data={"": manifest},
                       out=tmp_path / "bad"), OracleAdapter("baseline:oracle"))
+
+
+def build_coco_instances(folder, n_images=30):
+    """Scenes eval images as COCO instances: one annotation per object, categories by name."""
+    cats = {c: i + 1 for i, c in enumerate(scenes.CATEGORIES)}
+    images, annotations = [], []
+    for i in range(n_images):
+        image_id = 100 + i
+        images.append({"id": image_id, "file_name": f"COCO_val2014_{image_id:012d}.jpg",
+                       "width": 64, "height": 64})
+        for k, o in enumerate(scenes.scene("eval", i).objects):
+            x0, y0, x1, y1 = o.bbox
+            annotations.append({"id": image_id * 100 + k, "image_id": image_id,
+                                "category_id": cats[o.category], "bbox": [x0, y0, x1 - x0, y1 - y0],
+                                "area": (x1 - x0) * (y1 - y0), "iscrowd": 0, "segmentation": []})
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "instances_val2014.json"
+    path.write_text(json.dumps({"images": images, "annotations": annotations, "categories": [
+        {"id": i, "name": c, "supercategory": "shape"} for c, i in cats.items()]}))
+    _save_images(folder / "val2014", n=n_images)
+    return path
+
+
+def test_pope_built_from_coco_instances_follows_the_protocol(tmp_path):
+    from vlmeval.probes.pope import PopeProbe
+
+    path = build_coco_instances(tmp_path / "coco")
+    probe = PopeProbe(data=path)
+    samples = probe.samples()
+    expected = [i for i in range(30) if len(scenes.scene("eval", i).categories) >= 3]
+    assert [s.id for s in samples] == [f"coco-{100 + i}" for i in expected]
+    requests = probe.requests()
+    by_setting = {s: [r for r in requests if r.meta["setting"] == s] for s in ("random", "popular", "adversarial")}
+    positives = {s: [(r.sample_id, r.meta["object"]) for r in rs if r.target == "yes"]
+                 for s, rs in by_setting.items()}
+    assert positives["random"] == positives["popular"] == positives["adversarial"]  # shared
+    assert all(len(rs) == 6 * len(samples) for rs in by_setting.values())
+    result = run(RunConfig(model="baseline:oracle", tasks=("pope",), data={"": path},
+                           out=tmp_path / "run"), OracleAdapter("baseline:oracle"))
+    assert result.results["tasks"]["pope"]["metrics"]["mean/accuracy"]["value"] == 1.0
+
+
+def _pope_rows():
+    rows = []
+    for i in range(N_IMAGES):
+        scene = scenes.scene("eval", i)
+        absent = next(c for c in scenes.CATEGORIES if c not in scene.categories)
+        for obj, label in ((scene.categories[0], "yes"), (absent, "no")):
+            rows.append({"question_id": len(rows) + 1, "image": f"COCO_val2014_{100 + i:012d}.jpg",
+                         "text": f"Is there a {obj} in the image?", "label": label})
+    return rows
+
+
+def test_pope_question_files_and_the_hf_layout(tmp_path):
+    datasets = pytest.importorskip("datasets")
+    _save_images(tmp_path / "val2014")
+    path = tmp_path / "coco_pope_adversarial.json"  # the official files: JSON lines, .json
+    path.write_text("\n".join(json.dumps(r) for r in _pope_rows()) + "\n")
+    result = run(RunConfig(model="baseline:always-yes", tasks=("pope",), data={"": path},
+                           images=tmp_path / "val2014", out=tmp_path / "run"),
+                 AlwaysYesAdapter("baseline:always-yes"))
+    pope = result.results["tasks"]["pope"]
+    assert pope["metrics"]["adversarial/false_positive_rate"]["value"] == 1.0
+    assert pope["metrics"]["adversarial/accuracy"]["n"] == 2 * N_IMAGES
+    assert "random/accuracy" not in pope["metrics"]  # only the file's setting
+    rows = _pope_rows()
+    table = {"question_id": [str(r["question_id"]) for r in rows],
+             "question": [r["text"] for r in rows], "answer": [r["label"] for r in rows],
+             "image_source": [r["image"][:-4] for r in rows],
+             "category": ["popular" if k % 4 < 2 else "random" for k in range(len(rows))],
+             "image": [scenes.render(scenes.scene("eval", k // 2)) for k in range(len(rows))]}
+    datasets.Dataset.from_dict(table).cast_column("image", datasets.Image()).to_parquet(
+        str(tmp_path / "pope.parquet"))
+    result = run(RunConfig(model="baseline:oracle", tasks=("pope",), data={"": tmp_path / "pope.parquet"},
+                           out=tmp_path / "hf"), OracleAdapter("baseline:oracle"))
+    pope = result.results["tasks"]["pope"]
+    assert pope["metrics"]["popular/accuracy"]["value"] == 1.0
+    assert pope["n_images"] == N_IMAGES and set(pope["counts"]) == {"popular", "random"}

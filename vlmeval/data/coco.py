@@ -1,9 +1,11 @@
-"""COCO captions annotation JSON (captions_<split>.json), read with pycocotools."""
+"""COCO annotation JSON read with pycocotools: captions (captions_<split>.json) and instances
+(instances_<split>.json, for POPE)."""
 
 from __future__ import annotations
 
 import contextlib
 import io
+import random
 from pathlib import Path
 
 from pycocotools.coco import COCO
@@ -43,4 +45,45 @@ def load(path: Path, images: Path | None = None, limit: int | None = None) -> li
         out.append(Sample(id=f"coco-{image_id}",
                           image=file_image(require(info, "file_name", where), roots, where),
                           fields={"answers": tuple(captions), "unit": f"image-{image_id}"}))
+    return out
+
+
+def is_instances(data: object) -> bool:
+    anns = data.get("annotations") if isinstance(data, dict) else None
+    return (bool(anns) and isinstance(anns[0], dict) and "category_id" in anns[0]
+            and bool(data.get("categories")))
+
+
+def load_instances(path: Path, images: Path | None = None, min_objects: int = 3,
+                   n_images: int = 500, seed: int = 0) -> list[Sample]:
+    """`n_images` images drawn with `seed` among those with at least `min_objects` distinct
+    categories (POPE samples 500), in image id order, as Samples whose `objects` are the
+    category names in annotation order (POPE's positives are the first ones). Only the drawn
+    images are hashed."""
+    data = read_json(path)
+    if not is_instances(data):
+        raise DataError(f"{path}: field 'annotations' holds no 'category_id' entries or "
+                        f"'categories' is empty; pass a COCO instances file (instances_val2014.json)")
+    with contextlib.redirect_stdout(io.StringIO()):
+        coco = COCO()
+        coco.dataset = data
+        coco.createIndex()
+    names = {c["id"]: c["name"] for c in coco.loadCats(coco.getCatIds())}
+    folder = path.parent
+    split = path.stem.removeprefix("instances_")
+    roots = [images] if images else [folder, folder / "images", folder / split]
+    qualifying = {}
+    for image_id in sorted(coco.getImgIds()):
+        anns = sorted(coco.loadAnns(coco.getAnnIds(imgIds=[image_id])), key=lambda a: a["id"])
+        objects = tuple(dict.fromkeys(names[a["category_id"]] for a in anns))
+        if len(objects) >= min_objects:
+            qualifying[image_id] = objects
+    chosen = sorted(random.Random(f"pope-coco-{seed}").sample(
+        sorted(qualifying), min(n_images, len(qualifying))))
+    out = []
+    for image_id in chosen:
+        info = coco.loadImgs([image_id])[0]
+        where = f"{path}: image {image_id}"
+        out.append(Sample(id=f"coco-{image_id}", objects=qualifying[image_id],
+                          image=file_image(require(info, "file_name", where), roots, where)))
     return out

@@ -91,8 +91,11 @@ def load(path: Path, task: str, limit: int | None = None) -> list[Sample]:
         if row.get("image") is not None:
             image = ImageRef("hf", f"{path.resolve()}#{split}#{i}",
                              hashlib.sha256(image_bytes(row["image"], where)).hexdigest())
-        if "image_id" in columns and "unit" not in columns:
-            row["unit"] = f"image-{row['image_id']}"
+        if "unit" not in columns:  # CIs resample images
+            for key in ("image_id", "image_source"):
+                if key in columns:
+                    row["unit"] = f"image-{row[key]}"
+                    break
         sid = row.get("question_id", row.get("id", i))
         out.append(Sample(id=f"{path.stem}-{sid}", image=image, fields=row_fields(row, where)))
         if limit and len(out) >= limit:

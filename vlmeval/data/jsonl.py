@@ -5,7 +5,8 @@ Fields: `image` (a path relative to the manifest's folder, or null for a text-on
 captions) or `answer` (one), `task` (optional: the task the row is for, e.g. vqa, captioning,
 counting; rows for another task are skipped), `id` (optional, default the line number),
 `choices` with `answer` as index, letter or text (multiple-choice rows, see `row_fields`),
-`answer_type`, `question_type` (optional, for breakdowns).
+`answer_type`, `question_type`, `category`/`setting` (optional, for breakdowns). POPE's
+question files (`text`, `label`) read as question and answer.
 """
 
 from __future__ import annotations
@@ -36,9 +37,12 @@ def load(path: Path, task: str, images: Path | None = None, limit: int | None = 
                 raise DataError(f"{where}: expected a JSON object, got {type(row).__name__}; {FIX}")
             if row.get("task", task) != task:
                 continue
-            out.append(Sample(id=f"{path.stem}-{row.get('id', line_no)}",
+            fields = row_fields(row, where)
+            if row.get("image"):
+                fields.setdefault("unit", f"image-{row['image']}")  # CIs resample images
+            out.append(Sample(id=f"{path.stem}-{row.get('id', row.get('question_id', line_no))}",
                               image=file_image(row["image"], roots, where) if row.get("image") else None,
-                              fields=row_fields(row, where)))
+                              fields=fields))
             if limit and len(out) >= limit:
                 break
     return out
@@ -51,6 +55,8 @@ def row_fields(row: dict, where: str) -> dict:
     work too. Their `answers` is the right choice's text."""
     if "choices" in row:
         return _choice_fields(row, where)
+    if "text" in row and "label" in row and "question" not in row:  # POPE question files
+        row = {**row, "question": row["text"], "answers": [row["label"]]}
     answers = row.get("answers", [row["answer"]] if "answer" in row else None)
     if answers is None:
         raise DataError(f"{where}: missing field 'answers' (or 'answer'); {FIX}")
@@ -61,7 +67,7 @@ def row_fields(row: dict, where: str) -> dict:
         raise DataError(f"{where}: field 'answers' must be a non-empty list of strings, got "
                         f"{row.get('answers')!r}; {FIX}")
     fields = {"question": str(row.get("question") or ""), "answers": tuple(str(a) for a in answers)}
-    for key in ("answer_type", "question_type", "unit"):
+    for key in ("answer_type", "question_type", "unit", "category", "setting"):
         if row.get(key) is not None:
             fields[key] = str(row[key])
     return fields

@@ -2,12 +2,15 @@
 
 - a folder with one *questions*.json and one *annotations*.json, or a questions file: VQAv2;
 - a COCO captions JSON (annotations with captions), or a folder holding one captions_*.json;
-- a .jsonl file: the generic manifest (vlmeval.data.jsonl);
+- a .jsonl file, or a .json file of JSON lines (POPE's question files): the generic manifest
+  (vlmeval.data.jsonl);
+- a COCO instances JSON: POPE builds its questions from it (probes/pope.py);
 - a .parquet file or a `save_to_disk` folder: a local Hugging Face dataset (vlmeval.data.hf).
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from vlmeval.data import coco, hf, jsonl, vqav2
@@ -15,8 +18,8 @@ from vlmeval.data.files import read_json
 from vlmeval.errors import DataError
 from vlmeval.records import Sample
 
-KINDS = ("a VQAv2 folder or questions JSON, a COCO captions JSON, a JSONL manifest, a parquet "
-         "file or a datasets save_to_disk folder")
+KINDS = ("a VQAv2 folder or questions JSON, a COCO captions or instances JSON, a JSONL manifest, "
+         "a parquet file or a datasets save_to_disk folder")
 
 
 def load_samples(path: Path, task: str, images: Path | None = None,
@@ -35,6 +38,17 @@ def load_samples(path: Path, task: str, images: Path | None = None,
     return samples
 
 
+def is_json_lines(path: Path) -> bool:
+    """A .json file holding one JSON object per line (not one JSON document)."""
+    with path.open(encoding="utf-8", errors="replace") as f:
+        first, second = f.readline(), f.readline()
+    try:
+        json.loads(first)
+        return bool(second.strip()) and isinstance(json.loads(second), dict)
+    except json.JSONDecodeError:
+        return False
+
+
 def _read(path: Path, task: str, images: Path | None, limit: int | None) -> list[Sample]:
     if path.is_dir():
         if hf.is_saved_dataset(path):
@@ -50,6 +64,8 @@ def _read(path: Path, task: str, images: Path | None, limit: int | None) -> list
         return jsonl.load(path, task, images, limit)
     if path.suffix == ".parquet":
         return hf.load(path, task, limit)
+    if path.suffix == ".json" and is_json_lines(path):  # e.g. POPE's coco_pope_random.json
+        return jsonl.load(path, task, images, limit)
     if path.suffix == ".json":
         if "questions" in path.name:
             pair = vqav2.find_pair(path.parent)
