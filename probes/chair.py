@@ -15,6 +15,10 @@ Mapping: lower-cased words; multi-word synonyms are matched first and consume th
 "hourglasses"). A synonyms file in the common format (one line per category, canonical name
 first, comma-separated) replaces the built-in scenes table.
 
+With --data: a COCO instances JSON (500 images drawn with the seed; --limit N draws N), ground
+truth from its instances and from the reference captions in captions_<split>.json beside it;
+pass CHAIR's COCO synonyms file with --synonyms (default: the category names only).
+
 A caption with no object mentions has no CHAIR_i contribution (CHAIR_i is NaN with n=0 when no
 caption mentions anything); it counts as not hallucinating for CHAIR_s. Units for the CIs are
 images.
@@ -29,7 +33,8 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
-from vlmeval.data import prompts, scenes_samples
+from vlmeval.data import coco, prompts, scenes_samples
+from vlmeval.data.files import read_json
 from vlmeval.data.scenes import CATEGORIES
 from vlmeval.errors import DataError
 from vlmeval.probes import PROBES
@@ -139,6 +144,7 @@ class ChairProbe(Task):
     version = "1"
     headline = "chair_s"
     accepts = ("synonyms",)
+    reads_data = True
 
     def __init__(self, *, synonyms: Path | None = None, **common: Any) -> None:
         super().__init__(**common)
@@ -149,11 +155,40 @@ class ChairProbe(Task):
         return {**super().args(), "synonyms": self.table.source}
 
     def requests(self) -> list[Request]:
+        if self.data is not None:
+            return self._coco_requests()
         return [Request(task=self.name, request_id=s.id, sample_id=s.id,
                         prompt=prompts.CAPTION_QUESTION, image=s.image,
                         target=prompts.reference_captions(s.fields["scene"])[0],
                         max_new_tokens=64, meta={"objects": list(s.objects)})
                 for s in scenes_samples("eval")[: self.limit]]
+
+    def _coco_requests(self) -> list[Request]:
+        """COCO: ground truth = the image's instance categories plus the objects its reference
+        captions mention (captions_<split>.json beside the instances file, if present), as
+        CHAIR does. Without --synonyms the table is the instance category names."""
+        assert self.data is not None
+        data = read_json(self.data)
+        if not coco.is_instances(data):
+            raise DataError(f"{self.data}: chair reads a COCO instances JSON "
+                            f"(instances_val2014.json); pass that file")
+        if self.synonyms is None:
+            self.table = SynonymTable([c["name"] for c in data["categories"]], "COCO category names")
+        samples = coco.load_instances(self.data, self.images, min_objects=1,
+                                      n_images=self.limit or 500, seed=self.seed)
+        captions_path = self.data.with_name(self.data.name.replace("instances_", "captions_"))
+        refs: dict[str, list[str]] = {}
+        if captions_path != self.data and captions_path.is_file():
+            refs = {s.id: list(s.fields["answers"]) for s in coco.load(captions_path, self.images)}
+        out = []
+        for s in samples:
+            truth = dict.fromkeys([*s.objects, *(c for ref in refs.get(s.id, [])
+                                                 for c in self.table.mentions(ref))])
+            out.append(Request(task=self.name, request_id=s.id, sample_id=s.id,
+                               prompt=prompts.CAPTION_QUESTION, image=s.image,
+                               target=(refs.get(s.id) or [", ".join(truth)])[0],
+                               max_new_tokens=64, meta={"objects": list(truth)}))
+        return out
 
     def parse(self, raw: str, policy: str) -> Parsed:
         """The categories mentioned (comma-separated), under either policy."""

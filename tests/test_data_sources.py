@@ -283,3 +283,27 @@ def test_pope_question_files_and_the_hf_layout(tmp_path):
     pope = result.results["tasks"]["pope"]
     assert pope["metrics"]["popular/accuracy"]["value"] == 1.0
     assert pope["n_images"] == N_IMAGES and set(pope["counts"]) == {"popular", "random"}
+
+
+def test_chair_on_coco_instances_and_captions(tmp_path):
+    from vlmeval.probes.chair import ChairProbe
+
+    path = build_coco_instances(tmp_path / "coco", n_images=N_IMAGES)
+    build_coco_captions(tmp_path / "coco")  # captions_val2014.json beside the instances
+    probe = ChairProbe(data=path)
+    requests = probe.requests()
+    assert len(requests) == N_IMAGES and probe.table.source == "COCO category names"
+    first = scenes.scene("eval", 0)
+    assert requests[0].meta["objects"][: len(first.categories)] == list(first.categories)
+
+    class Mentions(_Baseline):  # the first true object and, on odd images, one absent object
+        def answer(self, request):
+            absent = next(c for c in scenes.CATEGORIES if c not in request.meta["objects"])
+            odd = int(request.sample_id.split("-")[1]) % 2
+            return f"A {request.meta['objects'][0]}" + (f" and a {absent}." if odd else ".")
+
+    result = run(RunConfig(model="m", tasks=("chair",), data={"": path}, out=tmp_path / "run"),
+                 Mentions("m"))
+    metrics = result.results["tasks"]["chair"]["metrics"]
+    assert metrics["chair_s"]["value"] == pytest.approx(0.5)
+    assert metrics["chair_i"]["value"] == pytest.approx(3 / 9)
