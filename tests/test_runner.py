@@ -12,7 +12,7 @@ from vlmeval.store import RunDirError
 
 SAMPLE_FIELDS = {"task", "sample_id", "request_id", "variant", "image", "prompt", "raw", "parsed",
                  "parse_status", "target", "verdict", "option_logprobs", "error", "latency_ms",
-                 "meta", "policy", "options"}
+                 "meta", "policy", "options", "model_prompt"}
 
 
 def metrics(result):

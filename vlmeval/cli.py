@@ -37,6 +37,15 @@ def build_parser() -> argparse.ArgumentParser:
                           "(e.g. zoo:scenes-mlp2x_gelu, baseline:oracle)")
     run.add_argument("--adapter", help="force how a checkpoint directory is loaded "
                                        "(default: detected from its files)")
+    run.add_argument("--dtype", choices=["float32", "bfloat16", "float16"],
+                     help="Hugging Face models: weights dtype (default bfloat16 on GPU, float32 on CPU)")
+    run.add_argument("--device", help="Hugging Face models: cpu, cuda or cuda:N (default: cuda if "
+                                      "available)")
+    run.add_argument("--trust-remote-code", action="store_true",
+                     help="Hugging Face models: run the checkpoint's own Python code (off by default)")
+    run.add_argument("--allow-pickle", action="store_true",
+                     help="Hugging Face models: load pickle weights (*.bin) when there are no "
+                          "safetensors (pickle can run code)")
     what = run.add_mutually_exclusive_group(required=True)
     what.add_argument("--suite", help="a suite from `vlmeval list suites` (e.g. hallucination)")
     what.add_argument("--tasks", help="comma-separated tasks or probes (e.g. pope)")
@@ -108,6 +117,9 @@ def cmd_run(args: argparse.Namespace, argv: Sequence[str]) -> int:
     config = RunConfig(model=args.model, suite=args.suite, tasks=tasks, out=args.out,
                        data=data, images=args.images,
                        task_options={"synonyms": args.synonyms} if args.synonyms else {},
+                       model_options={"dtype": args.dtype, "device": args.device,
+                                      "trust_remote_code": args.trust_remote_code,
+                                      "allow_pickle": args.allow_pickle},
                        limit=args.limit, batch_size=args.batch_size, seed=args.seed,
                        policy=args.policy, overwrite=args.overwrite, adapter=args.adapter,
                        argv=("vlmeval", *argv))

@@ -86,6 +86,7 @@ class Prediction:
     option_logprobs: tuple[float, ...] | None = None
     error: str | None = None
     latency_ms: float = 0.0
+    model_prompt: str | None = None  # the text the model saw (after its chat template), if known
 
 
 @dataclass(frozen=True)

@@ -53,6 +53,8 @@ class RunConfig:
     images: Path | None = None
     # Options for the tasks that accept them (Task.accepts), e.g. {"synonyms": Path}.
     task_options: dict[str, Any] = field(default_factory=dict)
+    # Options for the model loader: dtype, device, trust_remote_code, allow_pickle.
+    model_options: dict[str, Any] = field(default_factory=dict)
 
     def task_names(self) -> tuple[str, ...]:
         if bool(self.suite) == bool(self.tasks):
@@ -148,15 +150,17 @@ def predict(adapter: Adapter, batch: Sequence[Request]) -> list[Prediction]:
             f"{len(batch)} requests ({len(scorable)} scorable); it must return one per request")
     latency = (time.perf_counter() - start) * 1000.0 / len(batch)
     logprobs: dict[int, tuple[float, ...]] = {i: tuple(map(float, s)) for i, s in zip(scorable, scores)}
-    return [Prediction(r.request_id, str(raw), logprobs.get(i), None, round(latency, 3))
-            for i, (r, raw) in enumerate(zip(batch, raws))]
+    rendered = adapter.render(batch) if hasattr(adapter, "render") else [None] * len(batch)
+    return [Prediction(r.request_id, str(raw), logprobs.get(i), None, round(latency, 3), shown)
+            for i, (r, raw, shown) in enumerate(zip(batch, raws, rendered))]
 
 
 def make_record(task: Task, request: Request, pred: Prediction, policy: str) -> dict[str, Any]:
     record = {
         "task": request.task, "sample_id": request.sample_id, "request_id": request.request_id,
         "variant": request.variant, "image": request.image.to_json() if request.image else None,
-        "prompt": request.prompt, "target": request.target, "options": list(request.options),
+        "prompt": request.prompt, "model_prompt": pred.model_prompt,
+        "target": request.target, "options": list(request.options),
         "meta": dict(request.meta), "raw": pred.raw, "policy": policy,
         "option_logprobs": list(pred.option_logprobs) if pred.option_logprobs is not None else None,
     }
@@ -255,7 +259,7 @@ def run(config: RunConfig, adapter: Adapter | None = None) -> RunResult:
         if not any(option in type(t).accepts for t in tasks):
             raise ConfigError(f"--{option} applies to none of this run's tasks "
                               f"({', '.join(t.name for t in tasks)})")
-    adapter = adapter or resolve_model(config.model, config.adapter)
+    adapter = adapter or resolve_model(config.model, config.adapter, config.model_options)
     plans = {t.name: t.requests() for t in tasks}
     store = RunStore(config.out or default_run_dir(config))
     if config.overwrite:

@@ -41,14 +41,26 @@ def _native_detect(path: Path) -> bool:
     return is_checkpoint(path)
 
 
-def _native_load(spec: str, path: Path) -> Adapter:
+def _native_load(spec: str, path: Path, **options) -> Adapter:
     from vlmeval.adapters.native import NativeAdapter
     return NativeAdapter(spec, path)
+
+
+def _hf_detect(path: Path) -> bool:
+    from vlmeval.adapters.hf import is_hf_checkpoint
+    return is_hf_checkpoint(path)
+
+
+def _hf_load(spec: str, path: Path, **options) -> Adapter:
+    from vlmeval.adapters.hf import HFAdapter
+    return HFAdapter(spec, path, **options)
 
 
 LOADERS: Registry[Loader] = Registry("adapter")
 LOADERS.register("native")(Loader(_native_detect, _native_load,
                                   "our own VLM (config.json with \"format\": \"vlmeval-vlm\")"))
+LOADERS.register("hf")(Loader(_hf_detect, _hf_load,
+                              "a Hugging Face image-text-to-text checkpoint (config.json + processor)"))
 
 
 def _zoo_factory(path: Path) -> Callable[[str], Adapter]:
@@ -71,10 +83,12 @@ for _path in sorted(ZOO_DIR.glob("*/config.json")):
     MODELS.register(f"zoo:{_path.parent.name}")(_zoo_factory(_path.parent))
 
 
-def resolve_model(spec: str, adapter: str | None = None) -> Adapter:
+def resolve_model(spec: str, adapter: str | None = None, options: dict | None = None) -> Adapter:
     """Build the adapter for a model spec; unknown specs fail with the valid names.
 
-    adapter: a LOADERS name that forces how a directory is loaded."""
+    adapter: a LOADERS name that forces how a directory is loaded. options: loader options
+    (dtype, device, trust_remote_code, allow_pickle; the hf loader reads them)."""
+    options = {k: v for k, v in (options or {}).items() if v not in (None, False)}
     if adapter is not None and adapter not in LOADERS:
         raise UnknownName(LOADERS.unknown_message(adapter))
     if spec in MODELS and not Path(spec).is_dir():
@@ -85,17 +99,21 @@ def resolve_model(spec: str, adapter: str | None = None) -> Adapter:
     path = Path(spec)
     if path.is_dir():
         if adapter is not None:
-            return LOADERS.get(adapter).load(spec, path)
+            return LOADERS.get(adapter).load(spec, path, **options)
         for name in LOADERS:
             if LOADERS.get(name).detect(path):
-                return LOADERS.get(name).load(spec, path)
+                return LOADERS.get(name).load(spec, path, **options)
         raise ConfigError(
             f"{path}: no adapter recognises this directory (expected config.json with "
-            f"\"format\": \"vlmeval-vlm\" for a vlmeval checkpoint); pass --adapter "
-            f"{{{','.join(LOADERS)}}} to force one")
-    if spec.startswith((".", "/", "~")) or "/" in spec:
+            f"\"format\": \"vlmeval-vlm\" for a vlmeval checkpoint, or a Hugging Face config.json "
+            f"with a processor config); pass --adapter {{{','.join(LOADERS)}}} to force one")
+    if spec.startswith((".", "/", "~")):
         raise ConfigError(f"--model {spec}: no such directory; give a checkpoint directory or a "
                           f"name from `vlmeval list adapters`")
+    if "/" in spec:
+        raise ConfigError(f"--model {spec}: no such directory. It looks like a Hugging Face hub id; "
+                          f"vlmeval reads only local checkpoints and never downloads: download it "
+                          f"yourself and pass the directory")
     raise UnknownName(
         MODELS.unknown_message(spec).replace("unknown model", "unknown model (not a directory either)", 1)
     )

@@ -1,0 +1,240 @@
+"""HFAdapter: any local Hugging Face image-text-to-text checkpoint, without per-family code.
+
+- The checkpoint's own processor and chat template build every input: each request becomes one
+  user message (an image part when it has an image, then its text) with the generation prompt.
+- generate: batched greedy decoding (do_sample=False, one beam) with left padding; each
+  request keeps at most its own max_new_tokens, cut at the first end-of-sequence token.
+- score: log-probability of each option as a continuation of the templated prompt (the sum
+  over its tokens; one forward pass over prompt + option rows, the processor expanding images
+  per row as the family needs). For single-token options such as yes/no this is the
+  next-token log-probability.
+- Offline and safe: local directories only (`local_files_only`, HF offline switches set),
+  `trust_remote_code` only when asked, safetensors weights preferred and pickle weights
+  refused unless allowed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Sequence
+
+from vlmeval.errors import ConfigError
+from vlmeval.records import ImageRef, Request
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")  # before transformers reads them
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+PROCESSOR_FILES = ("processor_config.json", "preprocessor_config.json")
+PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl")
+_ANY_IMAGE = ImageRef("synthetic", "blank", "")  # render() only asks whether there is one
+
+
+def is_hf_checkpoint(path: Path) -> bool:
+    """A transformers model directory with a processor: config.json naming a model type."""
+    config = path / "config.json"
+    if not config.is_file() or not any((path / f).is_file() for f in PROCESSOR_FILES):
+        return False
+    try:
+        return "model_type" in json.loads(config.read_text())
+    except (json.JSONDecodeError, OSError):
+        return False
+
+
+def weights_fingerprint(path: Path, allow_pickle: bool) -> str:
+    """sha256 over config, processor files, chat template and weights (bytes, in name order)."""
+    weights = sorted(p for p in path.iterdir() if p.suffix == ".safetensors")
+    pickles = sorted(p for p in path.iterdir() if p.suffix in PICKLE_SUFFIXES)
+    if not weights and pickles and not allow_pickle:
+        raise ConfigError(f"{path}: only pickle weights ({pickles[0].name}); pickle can run code "
+                          f"when loaded. Convert to safetensors, or pass --allow-pickle if you "
+                          f"trust this checkpoint")
+    if not weights and not pickles:
+        raise ConfigError(f"{path}: no weights (*.safetensors) in the directory")
+    h = hashlib.sha256()
+    others = [p for p in sorted(path.iterdir()) if p.suffix in (".json", ".jinja", ".model")]
+    for p in [*others, *(weights or pickles)]:
+        h.update(p.name.encode())
+        with p.open("rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                h.update(block)
+    return h.hexdigest()[:16]
+
+
+class HFAdapter:
+    """A local Hugging Face image-text-to-text checkpoint (AutoProcessor + AutoModel)."""
+
+    capabilities = frozenset({"generate", "score"})
+
+    def __init__(self, name: str, path: Path | str, *, dtype: str | None = None,
+                 device: str | None = None, trust_remote_code: bool = False,
+                 allow_pickle: bool = False) -> None:
+        import torch
+        import transformers
+
+        self.name = name
+        self.path = Path(path)
+        self.fingerprint = weights_fingerprint(self.path, allow_pickle)
+        self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        dtype = dtype or ("bfloat16" if self.device.startswith("cuda") else "float32")
+        if dtype not in ("float32", "bfloat16", "float16"):
+            raise ConfigError(f"--dtype {dtype}: expected float32, bfloat16 or float16")
+        common = {"local_files_only": True, "trust_remote_code": trust_remote_code}
+        self.processor = transformers.AutoProcessor.from_pretrained(self.path, **common)
+        self.tokenizer = self.processor.tokenizer
+        self.tokenizer.padding_side = "left"
+        self.model = self._load_model(transformers, torch, dtype, common).eval()
+        self.settings = {"do_sample": False, "num_beams": 1, "dtype": dtype, "device": self.device,
+                         "max_new_tokens": "per request", "trust_remote_code": trust_remote_code}
+
+    def _load_model(self, transformers, torch, dtype: str, common: dict):
+        kwargs = {**common, "dtype": getattr(torch, dtype),
+                  "use_safetensors": any(self.path.glob("*.safetensors"))}
+        if self.device.startswith("cuda"):
+            kwargs["device_map"] = self.device
+        try:
+            model = transformers.AutoModelForImageTextToText.from_pretrained(self.path, **kwargs)
+        except ValueError as auto_error:  # a family the auto class does not map: its own class
+            config = json.loads((self.path / "config.json").read_text())
+            classes = [getattr(transformers, a, None) for a in config.get("architectures", [])]
+            if not any(classes):
+                raise ConfigError(f"{self.path / 'config.json'}: no image-text-to-text model class "
+                                  f"for model_type {config.get('model_type')!r} ({auto_error})") from None
+            model = next(c for c in classes if c).from_pretrained(self.path, **kwargs)
+        return model if self.device.startswith("cuda") else model.to(self.device)
+
+    def info(self) -> dict:
+        return {"params": sum(p.numel() for p in self.model.parameters()),
+                "image_tokens": self._image_tokens(), "family": self.model.config.model_type,
+                "class": type(self.model).__name__, "generation": self.settings}
+
+    def counters(self) -> dict:
+        return {}
+
+    # --- inputs -------------------------------------------------------------------------------
+
+    def render(self, requests: Sequence[Request]) -> list[str]:
+        """The prompt text after the chat template, one per request (stored in the samples)."""
+        out = []
+        for r in requests:
+            content = ([{"type": "image"}] if r.image is not None else []) + [
+                {"type": "text", "text": r.prompt}]
+            out.append(self.processor.apply_chat_template(
+                [{"role": "user", "content": content}], add_generation_prompt=True, tokenize=False))
+        return out
+
+    def _inputs(self, requests: Sequence[Request], suffixes: Sequence[str]):
+        from vlmeval.data import load_images
+
+        texts = self.render(requests)
+        if suffixes:
+            texts = [t + s for t, s in zip(texts, suffixes)]
+        images = [img for img in load_images([r.image for r in requests]) if img is not None]
+        if not images:  # some processors (PaliGemma) insist on images: text goes to the tokenizer
+            batch = self.tokenizer(texts, padding=True, return_tensors="pt")
+        else:
+            batch = self.processor(text=texts, images=images, padding=True, return_tensors="pt")
+        return batch.to(self.device)
+
+    @staticmethod
+    def _split(requests: Sequence[Request], run) -> list:
+        """`run` on the requests with images and on those without, separately (processors
+        differ on mixed batches), results back in request order."""
+        out: list = [None] * len(requests)
+        for has_image in (True, False):
+            idx = [i for i, r in enumerate(requests) if (r.image is not None) == has_image]
+            if idx:
+                for i, value in zip(idx, run([requests[i] for i in idx])):
+                    out[i] = value
+        return out
+
+    def _image_tokens(self) -> int | None:
+        """Tokens one image occupies in the prompt: occurrences of the processor's image token
+        (None when the processor names none or the count fails)."""
+        from PIL import Image
+
+        from vlmeval.data.scenes import IMAGE_SIZE
+
+        token = getattr(self.processor, "image_token_id", None)
+        if token is None:
+            return None
+        texts = self.render([Request(task="info", request_id="0", sample_id="0", prompt="?",
+                                     image=_ANY_IMAGE, target="")])
+        try:
+            ids = self.processor(text=texts, images=[Image.new("RGB", (IMAGE_SIZE,) * 2)],
+                                 return_tensors="pt")["input_ids"]
+        except Exception:  # noqa: BLE001 - informational only
+            return None
+        return int((ids == token).sum())
+
+    # --- generate and score -------------------------------------------------------------------
+
+    def generate(self, requests: Sequence[Request]) -> list[str]:
+        return self._split(requests, self._generate)
+
+    def score(self, requests: Sequence[Request]) -> list[list[float]]:
+        return self._split(requests, self._score)
+
+    def _generate(self, requests: Sequence[Request]) -> list[str]:
+        import torch
+
+        batch = self._inputs(requests, [])
+        with torch.no_grad():
+            out = self.model.generate(**batch, max_new_tokens=max(r.max_new_tokens for r in requests),
+                                      do_sample=False, num_beams=1,
+                                      pad_token_id=self.tokenizer.pad_token_id)
+        new = out[:, batch["input_ids"].shape[1]:]
+        eos = self.model.generation_config.eos_token_id
+        eos = set(eos if isinstance(eos, list) else [eos]) | {self.tokenizer.eos_token_id}
+        texts = []
+        for r, row in zip(requests, new.tolist()):
+            row = row[: r.max_new_tokens]
+            cut = next((i for i, t in enumerate(row) if t in eos), len(row))
+            texts.append(self.tokenizer.decode(row[:cut], skip_special_tokens=True).strip())
+        return texts
+
+    def _score(self, requests: Sequence[Request]) -> list[list[float]]:
+        """Option tokens are appended after the processed prompt (so a processor that ends the
+        prompt with its own separator, as PaliGemma's does, keeps it), right-padded."""
+        import torch
+
+        rows = [(r, o) for r in requests for o in r.options]
+        batch = self._inputs([r for r, _ in rows], [])
+        ids = batch["input_ids"]
+        R, T = ids.shape
+        options = [self.tokenizer(o, add_special_tokens=False)["input_ids"] for _, o in rows]
+        if not all(options):
+            raise ConfigError(f"{self.path}: an option tokenizes to nothing; options must be text")
+        L = max(map(len, options))
+        tail = torch.full((R, L), self.tokenizer.pad_token_id or 0, dtype=ids.dtype)
+        tail_mask = torch.zeros((R, L), dtype=batch["attention_mask"].dtype)
+        for k, o in enumerate(options):
+            tail[k, : len(o)] = torch.tensor(o)
+            tail_mask[k, : len(o)] = 1
+        for key, value in list(batch.items()):
+            if not torch.is_tensor(value) or value.dim() < 2 or tuple(value.shape[:2]) != (R, T):
+                continue
+            if key == "input_ids":
+                extra = tail.to(value.device)
+            elif key == "attention_mask":
+                extra = tail_mask.to(value.device)
+            elif key == "token_type_ids":  # PaliGemma: 1 marks the generated suffix
+                extra = torch.ones((R, L), dtype=value.dtype, device=value.device)
+            else:
+                extra = value[:, -1:].expand(R, L)
+            batch[key] = torch.cat([value, extra], dim=1)
+        with torch.no_grad():
+            logits = self.model(**batch).logits.float()
+        logprobs = torch.log_softmax(logits, dim=-1)
+        totals = []
+        for k, o in enumerate(options):
+            positions = torch.arange(T, T + len(o))  # the option's tokens, after the prompt
+            targets = torch.tensor(o, device=logprobs.device)
+            totals.append(float(logprobs[k, positions - 1, targets].sum()))
+        out, k = [], 0
+        for r in requests:
+            out.append(totals[k: k + len(r.options)])
+            k += len(r.options)
+        return out
