@@ -41,3 +41,13 @@ def test_help_imports_nothing_heavy():
             "print(sorted(m for m in ('numpy', 'PIL', 'torch', 'tqdm', 'sklearn') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_doctor_on_the_default_checkpoint_and_on_a_model_that_never_looks(capsys):
+    assert main(["doctor", "--model", "zoo:scenes-mlp2x_gelu", "--n", "4"]) == 0
+    out = capsys.readouterr().out
+    assert "NativeAdapter" in out and "image tokens  16 per image" in out and "agree" in out
+    assert "image reaches yes" in out
+    assert main(["doctor", "--model", "baseline:blind", "--n", "4"]) == 1  # never looks
+    assert "image reaches NO" in capsys.readouterr().out
+    assert main(["doctor", "--model", "baseline:blind", "--n", "1"]) == 2

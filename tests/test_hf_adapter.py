@@ -172,3 +172,10 @@ def test_safety_checks(tmp_path, capsys):
         resolve_model(str(tmp_path))
     assert main(["run", "--model", "some-org/some-vlm", "--tasks", "pope"]) == 2
     assert "only local checkpoints" in capsys.readouterr().err
+
+
+def test_doctor_reports_on_a_hf_checkpoint(checkpoint, capsys):
+    assert main(["doctor", "--model", str(checkpoint), "--n", "4"]) == 0
+    out = capsys.readouterr().out
+    assert "HFAdapter" in out and "image tokens  16 per image" in out
+    assert "batch 1 vs 4  agree" in out and "image reaches yes" in out and "model prompt" in out

@@ -1,4 +1,4 @@
-"""Command line: `vlmeval run | train | list`.
+"""Command line: `vlmeval run | train | doctor | list`.
 
 Imports of the engine happen inside the commands, so `vlmeval --help` is instant.
 Exit codes: 0 success, 2 bad input (one-line error), 130 interrupted (resume by running the
@@ -99,6 +99,19 @@ def build_parser() -> argparse.ArgumentParser:
                        help="directory for the connector-independent encoder and LM: reused if "
                             "trained there with the same recipe, else trained and saved there")
 
+    doctor = sub.add_parser("doctor", help="check that a model sees the image and batches safely",
+                            description="Run a few built-in questions at batch size 1 and N, with "
+                                        "swapped and blank images; report agreement, whether the "
+                                        "image reaches the model, image tokens and fingerprint. "
+                                        "Exit 1 if a check fails.")
+    doctor.add_argument("--model", required=True, help="as for `vlmeval run`")
+    doctor.add_argument("--adapter", help="force how a checkpoint directory is loaded")
+    doctor.add_argument("--n", type=_positive_int, default=8, help="questions (8)")
+    for flag in ("--dtype", "--device"):
+        doctor.add_argument(flag, help=f"as for `vlmeval run` {flag}")
+    doctor.add_argument("--trust-remote-code", action="store_true")
+    doctor.add_argument("--allow-pickle", action="store_true")
+
     lst = sub.add_parser("list", help="list adapters, tasks, probes or suites")
     lst.add_argument("what", nargs="?", default="all",
                      choices=["all", "adapters", "tasks", "probes", "suites"])
@@ -149,6 +162,22 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from vlmeval.adapters import resolve_model
+    from vlmeval.doctor import diagnose
+
+    from vlmeval.errors import ConfigError
+
+    if args.n < 2:
+        raise ConfigError(f"--n {args.n}: doctor needs at least 2 questions (it swaps their images)")
+    adapter = resolve_model(args.model, args.adapter, {
+        "dtype": args.dtype, "device": args.device, "trust_remote_code": args.trust_remote_code,
+        "allow_pickle": args.allow_pickle})
+    lines, ok = diagnose(adapter, args.n)
+    print("\n".join(lines))
+    return 0 if ok else 1
+
+
 def cmd_list(args: argparse.Namespace) -> int:
     from vlmeval.adapters import MODELS, describe
     from vlmeval.probes import PROBES
@@ -183,6 +212,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_run(args, argv)
         if args.command == "train":
             return cmd_train(args)
+        if args.command == "doctor":
+            return cmd_doctor(args)
         return cmd_list(args)
     except UserError as e:
         print(f"vlmeval: error: {e}", file=sys.stderr)
