@@ -11,7 +11,10 @@ from vlmeval.errors import ConfigError
 from vlmeval.probes import PROBES
 from vlmeval.registry import Registry, UnknownName
 from vlmeval.tasks import captioning, counting, spatial, text, vqa  # noqa: F401  (register themselves)
+from vlmeval import plugins
 from vlmeval.tasks.base import TASKS, Task
+
+plugins.load(plugins.TASK_GROUP)
 
 Suite = Mapping[str, "int | None"]  # task -> --limit it runs with (None: every sample)
 SUITES: Registry[Suite] = Registry("suite")

@@ -124,4 +124,8 @@ def describe(factory: Callable) -> str:
     return doc.splitlines()[0] if doc else ""
 
 
-__all__ = ["Adapter", "MODELS", "LOADERS", "DEFAULT_MODEL", "resolve_model", "describe"]
+from vlmeval import plugins  # noqa: E402  (after the registries it fills)
+
+plugins.load(plugins.ADAPTER_GROUP)
+
+__all__ = ["Adapter", "MODELS", "LOADERS", "Loader", "DEFAULT_MODEL", "resolve_model", "describe"]
