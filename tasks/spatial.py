@@ -10,6 +10,10 @@ Metrics: accuracy, accuracy per relation, consistency (the share of complementar
 two parsed answers differ, as logic requires, whether or not they are right), both_correct
 (pairs with both answers right), unparsed_rate. Unparsed answers are wrong and make a pair
 inconsistent. Units for the CIs are images.
+
+With --data: yes/no spatial questions from any source (a JSONL manifest or a local HF dataset
+with question, answer yes/no, and optionally `relation` for the per-relation breakdown and
+`pair` naming complementary questions about the same image for consistency).
 """
 
 from __future__ import annotations
@@ -22,7 +26,8 @@ import numpy as np
 
 from vlmeval.data import prompts, scenes_samples
 from vlmeval.parsing import parse_yes_no
-from vlmeval.records import Parsed, Request, Verdict
+from vlmeval.errors import DataError
+from vlmeval.records import Parsed, Request, Sample, Verdict
 from vlmeval.stats import bootstrap_metrics, safe_ratio
 from vlmeval.tasks.base import TASKS, Task, TaskScore
 
@@ -31,7 +36,6 @@ RELATIONS = tuple(prompts.RELATIONS)
 # Per-image count vector: n, correct, unparsed, pairs, consistent pairs, both correct, then
 # (n, correct) per relation.
 N, CORRECT, UNPARSED, PAIRS, CONSISTENT, BOTH = range(6)
-WIDTH = 6 + 2 * len(RELATIONS)
 
 
 @TASKS.register("spatial")
@@ -41,8 +45,11 @@ class SpatialTask(Task):
     name = "spatial"
     version = "1"
     headline = "accuracy"
+    reads_data = True
 
     def requests(self) -> list[Request]:
+        if self.data is not None:
+            return [self._data_request(s) for s in self.data_samples()]
         samples = scenes_samples("eval")[: self.limit]
         rng = random.Random(f"spatial-{self.seed}")
         out = []
@@ -65,6 +72,18 @@ class SpatialTask(Task):
                               "subject": x.category, "object": y.category}))
         return out
 
+    def _data_request(self, sample: Sample) -> Request:
+        label = sample.fields["answers"][0].strip().lower()
+        if label not in ("yes", "no"):
+            raise DataError(f"{self.data}: item {sample.id} has answer {label!r}; spatial "
+                            f"questions are answered yes or no")
+        return Request(task=self.name, request_id=sample.id,
+                       sample_id=sample.fields.get("unit", sample.id), image=sample.image,
+                       target=label, prompt=sample.fields["question"], options=("yes", "no"),
+                       max_new_tokens=8,
+                       meta={"relation": sample.fields.get("relation", "unspecified"),
+                             "pair": sample.fields.get("pair"), "label": label})
+
     def parse(self, raw: str, policy: str) -> Parsed:
         return parse_yes_no(raw, policy)
 
@@ -76,15 +95,18 @@ class SpatialTask(Task):
 
     def score(self, records: Sequence[dict[str, Any]], policy: str, seed: int) -> TaskScore:
         units = {sid: i for i, sid in enumerate(dict.fromkeys(r["sample_id"] for r in records))}
-        counts = np.zeros((len(units), WIDTH))
-        answers: dict[tuple[str, int], list[tuple[str | None, bool]]] = defaultdict(list)
+        present = {r["meta"]["relation"] for r in records}
+        relations = [r for r in RELATIONS if r in present or not records] + sorted(present - set(RELATIONS))
+        counts = np.zeros((len(units), 6 + 2 * len(relations)))
+        answers: dict[tuple[str, Any], list[tuple[str | None, bool]]] = defaultdict(list)
         for r in records:
-            u, rel = units[r["sample_id"]], RELATIONS.index(r["meta"]["relation"])
+            u, rel = units[r["sample_id"]], relations.index(r["meta"]["relation"])
             parsed = Parsed.unparsed() if r["raw"] is None else self.parse(r["raw"], policy)
             correct = parsed.answer == r["meta"]["label"]
             counts[u, [N, CORRECT, UNPARSED, 6 + 2 * rel, 7 + 2 * rel]] += (
                 1, correct, parsed.answer is None, 1, correct)
-            answers[(r["sample_id"], r["meta"]["pair"])].append((parsed.answer, correct))
+            if r["meta"]["pair"] is not None:
+                answers[(r["sample_id"], r["meta"]["pair"])].append((parsed.answer, correct))
         for (sample_id, _), pair in answers.items():
             if len(pair) != 2:
                 continue  # a limited or partial plan; only whole pairs count
@@ -100,7 +122,7 @@ class SpatialTask(Task):
         }
         n_of = {"accuracy": lambda s: s[..., N], "unparsed_rate": lambda s: s[..., N],
                 "consistency": lambda s: s[..., PAIRS], "both_correct": lambda s: s[..., PAIRS]}
-        for i, rel in enumerate(RELATIONS):
+        for i, rel in enumerate(relations):
             metrics[f"{rel}/accuracy"] = lambda s, i=i: safe_ratio(s[..., 7 + 2 * i], s[..., 6 + 2 * i])
             n_of[f"{rel}/accuracy"] = lambda s, i=i: s[..., 6 + 2 * i]
         return TaskScore(metrics=bootstrap_metrics(counts, metrics, n_of, seed=seed),

@@ -182,7 +182,7 @@ def test_data_usage_errors(tmp_path, capsys):
     assert main(["run", "--model", "baseline:oracle", "--tasks", "vqa,counting",
                  "--data", str(tmp_path)]) == 2
     assert "--data TASK=PATH" in capsys.readouterr().err
-    assert main(["run", "--model", "baseline:oracle", "--tasks", "spatial",
+    assert main(["run", "--model", "baseline:oracle", "--tasks", "text_gen",
                  "--data", str(tmp_path)]) == 2
     assert "reads only its built-in data" in capsys.readouterr().err
     with pytest.raises(DataError, match="no recognised dataset"):
@@ -307,3 +307,21 @@ def test_chair_on_coco_instances_and_captions(tmp_path):
     metrics = result.results["tasks"]["chair"]["metrics"]
     assert metrics["chair_s"]["value"] == pytest.approx(0.5)
     assert metrics["chair_i"]["value"] == pytest.approx(3 / 9)
+
+
+def test_spatial_reads_a_manifest_with_relations_and_pairs(tmp_path):
+    _save_images(tmp_path, "{}.png", n=2)
+    rows = [{"image": "100.png", "question": "Is the cat left of the dog?", "answer": "yes",
+             "relation": "left", "pair": 1, "task": "spatial"},
+            {"image": "100.png", "question": "Is the dog left of the cat?", "answer": "no",
+             "relation": "left", "pair": 1, "task": "spatial"},
+            {"image": "101.png", "question": "Is the cup on the table?", "answer": "yes",
+             "relation": "on", "task": "spatial"}]
+    manifest = tmp_path / "spatial.jsonl"
+    manifest.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    result = run(RunConfig(model="baseline:always-yes", tasks=("spatial",), data={"": manifest},
+                           out=tmp_path / "run"), AlwaysYesAdapter("baseline:always-yes"))
+    metrics = result.results["tasks"]["spatial"]["metrics"]
+    assert metrics["accuracy"]["value"] == pytest.approx(2 / 3)
+    assert metrics["on/accuracy"]["value"] == 1.0 and metrics["left/accuracy"]["value"] == 0.5
+    assert metrics["consistency"]["value"] == 0.0 and metrics["consistency"]["n"] == 1

@@ -67,7 +67,7 @@ def row_fields(row: dict, where: str) -> dict:
         raise DataError(f"{where}: field 'answers' must be a non-empty list of strings, got "
                         f"{row.get('answers')!r}; {FIX}")
     fields = {"question": str(row.get("question") or ""), "answers": tuple(str(a) for a in answers)}
-    for key in ("answer_type", "question_type", "unit", "category", "setting"):
+    for key in ("answer_type", "question_type", "unit", "category", "setting", "relation", "pair"):
         if row.get(key) is not None:
             fields[key] = str(row[key])
     return fields
