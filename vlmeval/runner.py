@@ -140,6 +140,7 @@ def predict(adapter: Adapter, batch: Sequence[Request]) -> list[Prediction]:
         raws = adapter.generate(batch)
         scorable = [i for i, r in enumerate(batch) if r.options] if "score" in adapter.capabilities else []
         scores = adapter.score([batch[i] for i in scorable]) if scorable else []
+        rendered = adapter.render(batch) if hasattr(adapter, "render") else [None] * len(batch)
     except Exception as e:  # noqa: BLE001 - any model failure is recorded, never fatal
         if len(batch) > 1:
             return [p for r in batch for p in predict(adapter, [r])]
@@ -150,7 +151,6 @@ def predict(adapter: Adapter, batch: Sequence[Request]) -> list[Prediction]:
             f"{len(batch)} requests ({len(scorable)} scorable); it must return one per request")
     latency = (time.perf_counter() - start) * 1000.0 / len(batch)
     logprobs: dict[int, tuple[float, ...]] = {i: tuple(map(float, s)) for i, s in zip(scorable, scores)}
-    rendered = adapter.render(batch) if hasattr(adapter, "render") else [None] * len(batch)
     return [Prediction(r.request_id, str(raw), logprobs.get(i), None, round(latency, 3), shown)
             for i, (r, raw, shown) in enumerate(zip(batch, raws, rendered))]
 

@@ -18,6 +18,8 @@ class Adapter(Protocol):
     name: the model spec it was built from. fingerprint: changes whenever weights, config or
     preprocessing change (a run directory refuses to mix fingerprints). capabilities: a subset
     of {"generate", "score"}. info: plain facts recorded in run.json (params, image_tokens).
+    Optional: render(requests) -> list[str], the text each request becomes after the model's
+    chat template (stored as `model_prompt` in the samples).
     """
 
     name: str
