@@ -51,9 +51,9 @@ def build_parser() -> argparse.ArgumentParser:
     what.add_argument("--tasks", help="comma-separated tasks or probes (e.g. pope)")
     run.add_argument("--data", action="append", default=[], metavar="[TASK=]PATH",
                      help="read a task's questions from a local file or folder instead of the "
-                          "built-in world: VQAv2 questions+annotations JSON, COCO captions JSON, "
-                          "JSONL manifest, parquet or datasets save_to_disk folder; TASK= names "
-                          "the task when several run (repeatable)")
+                          "built-in world: VQAv2 questions+annotations JSON, COCO captions or "
+                          "instances JSON, POPE question files, JSONL manifest, parquet or datasets "
+                          "save_to_disk folder; TASK= names the task when several run (repeatable)")
     run.add_argument("--images", type=Path, metavar="DIR",
                      help="folder holding the images --data refers to (default: next to the data)")
     run.add_argument("--synonyms", type=Path, metavar="FILE",

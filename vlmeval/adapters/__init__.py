@@ -43,7 +43,14 @@ def _native_detect(path: Path) -> bool:
 
 def _native_load(spec: str, path: Path, **options) -> Adapter:
     from vlmeval.adapters.native import NativeAdapter
+    _no_options(spec, options)
     return NativeAdapter(spec, path)
+
+
+def _no_options(spec: str, options: dict) -> None:
+    if options:
+        flags = ", ".join("--" + k.replace("_", "-") for k in options)
+        raise ConfigError(f"{flags} apply to Hugging Face checkpoints; {spec!r} does not read them")
 
 
 def _hf_detect(path: Path) -> bool:
@@ -95,6 +102,7 @@ def resolve_model(spec: str, adapter: str | None = None, options: dict | None = 
         if adapter is not None:
             raise ConfigError(f"--adapter {adapter} applies to checkpoint directories, but "
                               f"{spec!r} is a named model; drop --adapter")
+        _no_options(spec, options)
         return MODELS.get(spec)(spec)
     path = Path(spec)
     if path.is_dir():
