@@ -182,6 +182,7 @@ class PopeProbe(Task):
         self.n_pos = n_pos
         self._score_mode: dict[tuple, Any] = {}
         self._is_instances: bool | None = None
+        self._samples: list[Sample] | None = None
 
     def args(self) -> dict[str, Any]:
         source = "scenes:eval" if self.data is None else str(self.data)
@@ -199,7 +200,12 @@ class PopeProbe(Task):
     def samples(self) -> list[Sample]:
         """All selected images: frequencies, co-occurrence and the vocabulary come from these.
         COCO instances: 500 images drawn with the seed (the official sample size; --limit N
-        draws N), as the reference builder does."""
+        draws N), as the reference builder does. Read once per probe."""
+        if self._samples is None:
+            self._samples = self._read_samples()
+        return self._samples
+
+    def _read_samples(self) -> list[Sample]:
         if self._instances():
             return coco.load_instances(self.data, self.images, self.n_pos,
                                        n_images=self.limit or 500, seed=self.seed)
