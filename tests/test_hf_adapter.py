@@ -179,3 +179,14 @@ def test_doctor_reports_on_a_hf_checkpoint(checkpoint, capsys):
     out = capsys.readouterr().out
     assert "HFAdapter" in out and "image tokens  16 per image" in out
     assert "batch 1 vs 4  agree" in out and "image reaches yes" in out and "model prompt" in out
+
+
+def test_importing_vlmeval_turns_the_hf_offline_switches_on():
+    import subprocess
+    import sys
+
+    code = ("import os; [os.environ.pop(k, None) for k in ('HF_HUB_OFFLINE', 'TRANSFORMERS_OFFLINE', "
+            "'HF_DATASETS_OFFLINE')]; import vlmeval, huggingface_hub.constants as c; "
+            "print(c.HF_HUB_OFFLINE, os.environ['TRANSFORMERS_OFFLINE'], os.environ['HF_DATASETS_OFFLINE'])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["True", "1", "1"]

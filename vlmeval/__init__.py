@@ -9,7 +9,13 @@ Python API (mirrors `vlmeval run`):
 
 from __future__ import annotations
 
+import os
 from typing import Any
+
+# Strictly offline: the Hugging Face libraries read these when first imported, so they are set
+# before any vlmeval module can import them. A user who sets them otherwise keeps their value.
+for _switch in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_DATASETS_OFFLINE"):
+    os.environ.setdefault(_switch, "1")
 
 __version__ = "0.1.0"
 __all__ = ["evaluate", "RunResult", "__version__"]

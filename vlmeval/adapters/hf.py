@@ -8,7 +8,8 @@
   over its tokens; one forward pass over prompt + option rows, the processor expanding images
   per row as the family needs). For single-token options such as yes/no this is the
   next-token log-probability.
-- Offline and safe: local directories only (`local_files_only`, HF offline switches set),
+- Offline and safe: local directories only (`local_files_only`; `vlmeval/__init__.py` sets the
+  HF offline switches),
   `trust_remote_code` only when asked, safetensors weights preferred and pickle weights
   refused unless allowed.
 """
@@ -17,15 +18,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from pathlib import Path
 from typing import Sequence
 
 from vlmeval.errors import ConfigError
 from vlmeval.records import ImageRef, Request
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")  # before transformers reads them
-os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 PROCESSOR_FILES = ("processor_config.json", "preprocessor_config.json")
 PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl")
