@@ -190,3 +190,13 @@ def test_importing_vlmeval_turns_the_hf_offline_switches_on():
             "print(c.HF_HUB_OFFLINE, os.environ['TRANSFORMERS_OFFLINE'], os.environ['HF_DATASETS_OFFLINE'])")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["True", "1", "1"]
+
+
+def test_a_processor_that_cannot_load_gives_a_one_line_error(tmp_path, capsys):
+    (tmp_path / "config.json").write_text('{"model_type": "llava"}')
+    (tmp_path / "preprocessor_config.json").write_text('{"processor_class": "NoSuchProcessor"}')
+    (tmp_path / "model.safetensors").write_bytes(b"")
+    assert main(["run", "--model", str(tmp_path), "--tasks", "pope", "--limit", "1"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and str(tmp_path) in err
+    assert "could not load its processor" in err or "found no tokenizer" in err

@@ -80,7 +80,18 @@ class HFAdapter:
         if dtype not in ("float32", "bfloat16", "float16"):
             raise ConfigError(f"--dtype {dtype}: expected float32, bfloat16 or float16")
         common = {"local_files_only": True, "trust_remote_code": trust_remote_code}
-        self.processor = transformers.AutoProcessor.from_pretrained(self.path, **common)
+        try:
+            self.processor = transformers.AutoProcessor.from_pretrained(self.path, **common)
+        except (OSError, ValueError, ImportError, AttributeError, KeyError) as e:
+            raise ConfigError(
+                f"{self.path}: transformers {transformers.__version__} could not load its processor "
+                f"({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}); some families "
+                f"need extra packages (Qwen2-VL's video processor needs torchvision), and custom "
+                f"code needs --trust-remote-code") from None
+        if getattr(self.processor, "tokenizer", None) is None:
+            raise ConfigError(f"{self.path}: AutoProcessor found no tokenizer (got "
+                              f"{type(self.processor).__name__}); save the processor with its "
+                              f"tokenizer (processor.save_pretrained) into this directory")
         self.tokenizer = self.processor.tokenizer
         self.tokenizer.padding_side = "left"
         self.model = self._load_model(transformers, torch, dtype, common).eval()
