@@ -16,7 +16,7 @@ import random
 from typing import Iterator
 
 from vlmeval.data import prompts, text
-from vlmeval.data.scenes import CATEGORIES, COLOURS, IMAGE_SIZE, SIZES, THEMES, Scene
+from vlmeval.data.scenes import CATEGORIES, COLOURS, IMAGE_SIZE, SIZES, THEMES, Scene, SceneObject
 from vlmeval.data.text import OPPOSITES
 
 Example = tuple[str, str]  # (question, answer)
@@ -44,14 +44,22 @@ def count(scene: Scene, rng: random.Random) -> Example:
     return prompts.count_question(category), str(scene.count(category))
 
 
-def spatial(scene: Scene, rng: random.Random) -> Example | None:
-    """A relation between two objects of categories that occur once (unambiguous)."""
+def spatial_pair(scene: Scene, rng: random.Random, relations=tuple(prompts.RELATIONS),
+                 ) -> tuple[SceneObject, str, SceneObject] | None:
+    """Two objects of categories that occur once (unambiguous) and a relation among
+    `relations` that is decided between them (different columns or rows), or None."""
     unique = [o for o in scene.objects if scene.count(o.category) == 1]
-    pairs = [(a, b, r) for a in unique for b in unique if a is not b
-             for r in prompts.RELATIONS if prompts.relation_holds(a, r, b) is not None]
-    if not pairs:
+    pairs = [(a, r, b) for a in unique for b in unique if a is not b
+             for r in relations if prompts.relation_holds(a, r, b) is not None]
+    return rng.choice(pairs) if pairs else None
+
+
+def spatial(scene: Scene, rng: random.Random, relations=tuple(prompts.RELATIONS)) -> Example | None:
+    """A relation between two objects of categories that occur once."""
+    pair = spatial_pair(scene, rng, relations)
+    if pair is None:
         return None
-    a, b, r = rng.choice(pairs)
+    a, r, b = pair
     answer = "yes" if prompts.relation_holds(a, r, b) else "no"
     return prompts.spatial_question(a.category, r, b.category), answer
 
@@ -72,15 +80,21 @@ _KINDS = {"presence": presence, "count": count, "spatial": spatial, "colour": co
           "caption": caption}
 
 
-def word_grid(scene: Scene, side: int) -> list[str]:
+def word_grid(scene: Scene, side: int, objects: list[SceneObject] | None = None) -> list[str]:
     """The scene as side x side words in row-major order, one per image token: each object's
-    category in the cell that holds its centre, EMPTY elsewhere. At 4x4 the world's 3x3
-    layout never puts two centres in one cell, so counting words counts objects."""
+    category in the cell that holds its centre, EMPTY elsewhere (`objects`: only those shown).
+    At 4x4 the world's 3x3 layout never puts two centres in one cell, so counting words counts
+    objects."""
     words = [EMPTY] * (side * side)
-    for o in scene.objects:
-        x, y = o.centre
-        words[int(y) * side // IMAGE_SIZE * side + int(x) * side // IMAGE_SIZE] = o.category
+    for o in scene.objects if objects is None else objects:
+        words[cell_index(o, side)] = o.category
     return words
+
+
+def cell_index(obj: SceneObject, side: int) -> int:
+    """Row-major index of the side x side grid cell holding the object's centre."""
+    x, y = obj.centre
+    return int(y) * side // IMAGE_SIZE * side + int(x) * side // IMAGE_SIZE
 
 
 def instruction(scene: Scene, rng: random.Random,

@@ -106,7 +106,7 @@ class VLM(nn.Module):
             if features is None or features.shape[0] != int(image_rows.sum()):
                 raise ValueError(f"{int(image_rows.sum())} rows have images but no matching features")
             memory[image_rows] = features.to(x.dtype)
-        return memory, image_rows.to(x.dtype)[:, None, None]
+        return self.connector.placed(memory, self.lm), image_rows.to(x.dtype)[:, None, None]
 
     def _mask(self, T: int, past_len: int, attention_mask: torch.Tensor | None,
               is_image: torch.Tensor, device: torch.device) -> torch.Tensor | None:

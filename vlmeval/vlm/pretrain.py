@@ -141,12 +141,85 @@ def train_encoder(recipe: "Recipe", vision: VisionEncoder, tokenizer, pool: torc
 
 
 # --- LM pretraining ---------------------------------------------------------------------------
+#
+# Spatial questions sit on a saddle (docs/training.md, "Session 5"): the question's object word
+# must first find its cell among the grid's 16 (content attention) before the cell's position
+# can carry the answer, and with left and right both asked the answer is an XOR of position and
+# relation word, so neither gives a gradient alone. Two aids break it, each useless alone:
+# - pointer supervision: a cross-entropy on one attention head (head 0 of the LM's first block,
+#   or of the first gated layer for cross_attn) from each object word of the question to the
+#   grid cell holding that object (recipe.pointer_weight);
+# - a relation curriculum: until recipe.spatial_pairs_until (a fraction of the stage) spatial
+#   questions ask "left" only and their grid shows just the two objects asked about; until
+#   recipe.spatial_axes_until they ask "left" or "above" on the full grid; then all four.
+
+Pointers = list[tuple[int, int]]  # (position of an object word in the prompt, its cell)
+
+
+def spatial_relations(recipe: "Recipe", step: int) -> tuple[tuple[str, ...], bool]:
+    """The relations asked at this step of the LM stage, and whether grids show only the pair."""
+    progress = step / max(1, recipe.lm_steps)
+    if progress < recipe.spatial_pairs_until:
+        return ("left",), True
+    if progress < recipe.spatial_axes_until:
+        return ("left", "above"), False
+    return tuple(prompts.RELATIONS), False
+
+
+def grid_example(scene: scenes.Scene, rng: random.Random, side: int,
+                 relations: tuple[str, ...] = tuple(prompts.RELATIONS), pair_only: bool = False,
+                 ) -> tuple[str, str, list[str]]:
+    """A GRID_MIX question about the scene, its answer and the word grid it is read from."""
+    kinds, weights = zip(*curriculum.GRID_MIX.items())
+    while True:
+        kind = rng.choices(kinds, weights)[0]
+        if kind != "spatial":
+            q, a = curriculum.instruction(scene, rng, {kind: 1})
+            return q, a, curriculum.word_grid(scene, side)
+        pair = curriculum.spatial_pair(scene, rng, relations)
+        if pair is not None:
+            first, relation, second = pair
+            answer = "yes" if prompts.relation_holds(first, relation, second) else "no"
+            shown = [first, second] if pair_only else None
+            return (prompts.spatial_question(first.category, relation, second.category), answer,
+                    curriculum.word_grid(scene, side, shown))
+
+
+def pointers(tokenizer, prompt: list[int], words: list[str], offset: int) -> Pointers:
+    """(position, cell) for each word of the prompt after `offset` naming an object that occurs
+    once in the grid."""
+    cells: dict[int, list[int]] = {}
+    for cell, word in enumerate(words):
+        if word != curriculum.EMPTY:
+            cells.setdefault(tokenizer.token_to_id(word), []).append(cell)
+    return [(pos, cells[t][0]) for pos, t in enumerate(prompt) if pos >= offset
+            and len(cells.get(t, ())) == 1]
+
+
+def pointer_loss(attn: nn.Module, queries: torch.Tensor, keys: torch.Tensor,
+                 targets: list[Pointers], key_offset: int, causal: bool) -> torch.Tensor:
+    """Cross-entropy of head 0's attention logits from each pointer's query position over
+    the key positions (queries: (B, T, D) attention inputs; keys: (B, S, D) its key source),
+    the target being key_offset + cell; causal: keys after the query are masked."""
+    rows = [(b, pos, key_offset + cell) for b, row in enumerate(targets) for pos, cell in row]
+    if not rows:
+        return queries.new_zeros(())
+    b, pos, target = (torch.tensor(c) for c in zip(*rows))
+    B, T, D = queries.shape
+    dh = D // attn.heads
+    q = attn.q(queries[b, pos])[:, :dh]  # (M, Dh): head 0
+    k = attn.kv(keys[b])[:, :, :dh]  # (M, S, Dh): head 0's keys (kv's first D are keys)
+    logits = torch.einsum("md,msd->ms", q, k) / dh ** 0.5
+    if causal:
+        logits = logits.masked_fill(torch.arange(keys.shape[1])[None] > pos[:, None], -1e9)
+    return F.cross_entropy(logits, target)
+
 
 def train_lm(recipe: "Recipe", lm: DecoderLM, tokenizer, log: list, grid_side: int,
              connector: Connector | None = None) -> None:
     """A mix of captions as plain text (the world's language and its co-occurrence prior),
     scenes as text (instructions answered from a grid_side x grid_side word grid; LM_MIX) and
-    text skills in the instruction template.
+    text skills in the instruction template, plus the spatial aids above.
 
     The word grid sits where the model will read the image from: in the image slot of the
     prompt, or, given a cross_attn connector, in its memory, read through its gated layers
@@ -155,37 +228,94 @@ def train_lm(recipe: "Recipe", lm: DecoderLM, tokenizer, log: list, grid_side: i
     rng = random.Random(f"lm-{recipe.seed}")
     kinds, weights = zip(*LM_MIX.items())
     in_memory = connector is not None and connector.kind == "cross_attn"
-    no_grid = [template.special(tokenizer, "<pad>")] * grid_side * grid_side
+    cells = grid_side * grid_side
+    no_grid = [template.special(tokenizer, "<pad>")] * cells
 
-    def example() -> tuple[list[int], list[int], list[int] | None]:
+    def example(step: int) -> tuple[list[int], list[int], list[int] | None, Pointers]:
         kind = rng.choices(kinds, weights)[0]
         if kind == "text":
             q, a = curriculum.text_skill(rng)
-            return template.prompt_ids(tokenizer, q, 0), template.answer_ids(tokenizer, a), None
+            return template.prompt_ids(tokenizer, q, 0), template.answer_ids(tokenizer, a), None, []
         scene = scenes.scene("train", rng.randrange(recipe.train_images))
         if kind == "caption":
             return ([template.special(tokenizer, "<bos>")],
-                    template.answer_ids(tokenizer, prompts.caption(scene)), None)
-        q, a = curriculum.instruction(scene, rng, curriculum.GRID_MIX)
-        words = curriculum.word_grid(scene, grid_side)
+                    template.answer_ids(tokenizer, prompts.caption(scene)), None, [])
+        q, a, words = grid_example(scene, rng, grid_side, *spatial_relations(recipe, step))
+        answer = template.answer_ids(tokenizer, a)
         if in_memory:
+            prompt = template.prompt_ids(tokenizer, q, 0)
             grid = [tokenizer.token_to_id(w) for w in words]
-            return template.prompt_ids(tokenizer, q, 0), template.answer_ids(tokenizer, a), grid
-        return template.prompt_ids(tokenizer, q, 0, words), template.answer_ids(tokenizer, a), None
+            return prompt, answer, grid, pointers(tokenizer, prompt, words, 1)
+        prompt = template.prompt_ids(tokenizer, q, 0, words)
+        return prompt, answer, None, pointers(tokenizer, prompt, words, 1 + cells)
 
     def loss_fn(step: int) -> torch.Tensor:
-        rows, answers, grids = zip(*(example() for _ in range(recipe.batch_size)))
+        rows, answers, grids, targets = zip(*(example(step) for _ in range(recipe.batch_size)))
         ids, labels = pad_batch(list(rows), list(answers))
         B, T = ids.shape
-        between = None
+        positions = torch.arange(T).expand(B, T)
+        aux = []
         if in_memory:  # rows without a grid attend to <pad> words, gated off by `has`
-            memory = lm.embed(torch.tensor([g or no_grid for g in grids]))  # (B, M, D)
+            memory = connector.placed(lm.embed(torch.tensor([g or no_grid for g in grids])), lm)  # (B, M, D)
             has = torch.tensor([g is not None for g in grids], dtype=memory.dtype)[:, None, None]
-            between = lambda i, h: connector.after_block(i, h, memory, has)  # noqa: E731
-        hidden, _ = lm(lm.embed(ids), torch.arange(T).expand(B, T), between=between)
-        return answer_loss(lm.logits(hidden), labels)
+
+            def between(i: int, h: torch.Tensor) -> torch.Tensor:
+                if recipe.pointer_weight and i + 1 == connector.cfg.every:  # the first layer
+                    layer = connector.layers[0]
+                    aux.append(pointer_loss(layer.attn, layer.ln_attn(h), memory, targets, 0,
+                                             causal=False))
+                return connector.after_block(i, h, memory, has)
+        else:
+            between = None
+            if recipe.pointer_weight:
+                block = lm.blocks[0]
+                x = block.ln1(lm.embed(ids) + lm.pos(positions))  # block 0's attention input
+                aux.append(pointer_loss(block.attn, x, x, targets, 1, causal=True))
+        hidden, _ = lm(lm.embed(ids), positions, between=between)
+        loss = answer_loss(lm.logits(hidden), labels)
+        return loss + recipe.pointer_weight * sum(aux) if aux else loss
 
     params = [p for p in lm.parameters() if p.requires_grad]
     if in_memory:
         params += list(connector.layers.parameters())
     run_loop("lm", recipe.lm_steps, params, recipe.lm_lr, loss_fn, log)
+
+
+@torch.no_grad()
+def validate_lm(lm: DecoderLM, tokenizer, grid_side: int, connector: Connector | None = None,
+                n: int = 400, seed: int = 0) -> dict[str, float]:
+    """First-token accuracy of the LM alone on held-out scenes as word grids, per GRID_MIX kind
+    (spatial over all four relations): what the LM stage taught before any image arrives."""
+    from vlmeval.vlm.train import VAL_START
+    rng = random.Random(f"val-lm-{seed}")
+    in_memory = connector is not None and connector.kind == "cross_attn"
+    was_training = lm.training
+    lm.eval()
+    out = {}
+    for kind in curriculum.GRID_MIX:
+        rows, grids, gold = [], [], []
+        for i in range(n):
+            scene = scenes.scene("train", VAL_START + i)
+            example = getattr(curriculum, kind)(scene, rng)
+            if example is None:
+                continue
+            q, a = example
+            words = curriculum.word_grid(scene, grid_side)
+            rows.append(template.prompt_ids(tokenizer, q, 0, None if in_memory else words))
+            grids.append([tokenizer.token_to_id(w) for w in words])
+            gold.append(template.answer_ids(tokenizer, a)[0])
+        ids, mask = template.left_pad(rows)
+        B, T = ids.shape
+        positions = (mask.cumsum(1) - 1).clamp(min=0)
+        allowed = torch.tril(torch.ones(T, T, dtype=torch.bool))[None] & mask.bool()[:, None, :]
+        allowed |= torch.eye(T, dtype=torch.bool)  # pad queries see themselves (no NaN)
+        between = None
+        if in_memory:
+            memory = connector.placed(lm.embed(torch.tensor(grids)), lm)
+            has = torch.ones(B, 1, 1)
+            between = lambda i, h: connector.after_block(i, h, memory, has)  # noqa: E731
+        hidden, _ = lm(lm.embed(ids), positions, mask=allowed[:, None], between=between)
+        predicted = lm.logits(hidden[:, -1]).argmax(-1)
+        out[kind] = round(float((predicted == torch.tensor(gold)).float().mean()), 4)
+    lm.train(was_training)
+    return out

@@ -43,7 +43,7 @@ from vlmeval.vlm.config import ConnectorConfig, LMConfig, VisionConfig, VLMConfi
 from vlmeval.vlm.connectors import CONNECTORS
 from vlmeval.vlm.loop import answer_loss, pad_batch, run_loop, trainable
 from vlmeval.vlm.model import VLM
-from vlmeval.vlm.pretrain import ENCODER_OBJECTIVES, to_float, train_encoder, train_lm
+from vlmeval.vlm.pretrain import ENCODER_OBJECTIVES, to_float, train_encoder, train_lm, validate_lm
 from vlmeval.vlm.tokenizer import build_tokenizer
 
 if TYPE_CHECKING:
@@ -79,6 +79,9 @@ class Recipe:
     vision_stem: str = "conv"
     lm_dim: int = 128
     lm_depth: int = 4
+    pointer_weight: float = 1.0  # LM stage: weight of the spatial pointer loss (pretrain.py)
+    spatial_pairs_until: float = 0.25  # LM stage fraction asking "left" of two-object grids
+    spatial_axes_until: float = 0.5  # ... then "left"/"above" on full grids until this fraction
     vision_encoder: str | None = None  # a local HF CLIP/SigLIP directory instead of the built-in ViT
     lm: str | None = None  # a local HF causal-LM directory instead of the built-in LM
 
@@ -101,7 +104,8 @@ class Recipe:
         """The fields stages 1-2 depend on: a saved base is reused only if these match."""
         keys = ("seed", "encoder_objective", "train_images", "encoder_steps", "lm_steps", "encoder_batch",
                 "batch_size", "encoder_lr", "lm_lr", "vision_dim", "vision_depth", "vision_stem", "lm_dim",
-                "lm_depth", "pool", "vision_encoder", "lm")
+                "lm_depth", "pool", "vision_encoder", "lm", "pointer_weight", "spatial_pairs_until",
+                "spatial_axes_until")
         fields = {k: getattr(self, k) for k in keys}
         # A cross_attn LM learns to read the word grid through its gated layers, which the base
         # then holds too; every prefix connector shares one base.
@@ -276,6 +280,7 @@ def train(recipe: Recipe, out: Path, base: Path | None = None) -> dict[str, Any]
     if base_record:
         losses.update({s: base_record["losses"][s] for s in ("encoder", "lm")})
         seconds.update({s: base_record["seconds"][s] for s in ("encoder", "lm")})
+        lm_val = base_record.get("lm_validation")
         print(f"reusing encoder and LM from {base}")
     else:
         t0 = time.perf_counter()
@@ -283,8 +288,11 @@ def train(recipe: Recipe, out: Path, base: Path | None = None) -> dict[str, Any]
             train_encoder(recipe, model.vision, tokenizer, pool, losses["encoder"])
         seconds["encoder"] = round(time.perf_counter() - t0, 1)
         t0 = time.perf_counter()
+        lm_val = None
         if recipe.lm is None:
             train_lm(recipe, model.lm, tokenizer, losses["lm"], grid_side(model), model.connector)
+            lm_val = validate_lm(model.lm, tokenizer, grid_side(model), model.connector,
+                                 n=recipe.val_images, seed=recipe.seed)
         seconds["lm"] = round(time.perf_counter() - t0, 1)
         if base:
             base.mkdir(parents=True, exist_ok=True)
@@ -297,7 +305,7 @@ def train(recipe: Recipe, out: Path, base: Path | None = None) -> dict[str, Any]
                           str(base / "connector.safetensors"))
             base_meta = {"recipe": recipe.base_fields(), "vocab_size": model.cfg.lm.vocab_size,
                       "losses": {s: losses[s] for s in ("encoder", "lm")},
-                      "seconds": {s: seconds[s] for s in ("encoder", "lm")}}
+                      "seconds": {s: seconds[s] for s in ("encoder", "lm")}, "lm_validation": lm_val}
             (base / "base.json").write_text(json.dumps(base_meta, indent=2) + "\n")
 
     # The encoder is frozen from here on: its patch features are computed once.
@@ -326,7 +334,7 @@ def train(recipe: Recipe, out: Path, base: Path | None = None) -> dict[str, Any]
     val = validate(model, tokenizer, recipe)
     record = {
         "recipe": asdict(recipe), "stages": list(STAGES), "losses": losses, "seconds": seconds,
-        "validation": val, "params": model.num_params(), "image_tokens": model.image_tokens,
+        "lm_validation": lm_val, "validation": val, "params": model.num_params(), "image_tokens": model.image_tokens,
         "base": str(base) if base else None, "torch": torch.__version__,
         "threads": torch.get_num_threads(),
         "total_seconds": round(time.perf_counter() - started, 1),

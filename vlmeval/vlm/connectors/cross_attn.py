@@ -55,6 +55,14 @@ class CrossAttnConnector(Connector):
     def forward(self, patches: torch.Tensor) -> torch.Tensor:
         return self.proj(self.pool(patches))  # (B, M, D): the memory, not sequence tokens
 
+    @staticmethod
+    def placed(memory: torch.Tensor, lm: nn.Module) -> torch.Tensor:
+        """Memory slots (B, M, D) plus the LM's position code of positions 1..M, the places a
+        prefix prompt's image slot holds: content alone lets a gated layer find a named object
+        but not say where it is (spatial questions stayed at chance without this)."""
+        M = memory.shape[1]
+        return memory + lm.pos(torch.arange(1, M + 1, device=memory.device))
+
     def after_block(self, i: int, x: torch.Tensor, memory: torch.Tensor, rows: torch.Tensor,
                     ) -> torch.Tensor:
         if (i + 1) % self.cfg.every:

@@ -1,4 +1,8 @@
-"""resampler: learnable queries cross-attend to the patch features (Perceiver/Q-Former style)."""
+"""resampler: learnable queries cross-attend to the patch features (Perceiver/Q-Former style).
+
+The keys carry a fixed 2D sine-cosine code of each patch's row and column, so a query can learn
+to look at a place (without it, held-out spatial answers stayed at chance: pooled features say
+what is in a patch more than where the patch is)."""
 
 from __future__ import annotations
 
@@ -31,6 +35,26 @@ class ResamplerConnector(Connector):
     def forward(self, patches: torch.Tensor) -> torch.Tensor:
         B = patches.shape[0]
         context = self.ln_kv(self.kv_proj(self.pool(patches)))  # (B, M, D)
+        context = context + sincos_2d(context.shape[1], context.shape[2]).to(context)
         q = self.queries.expand(B, -1, -1)  # (B, Q, D)
         x = q + self.attn(self.ln_q(q), context=context)[0]
         return x + self.mlp(self.ln_mlp(x))  # (B, Q, D)
+
+
+def sincos_2d(n: int, dim: int) -> torch.Tensor:
+    """(n, dim) fixed position code of a square grid of n cells in row-major order: sines and
+    cosines of the row in the first half of the channels, of the column in the second (MAE's
+    2D sin-cos embedding); channels beyond a multiple of 4 are 0."""
+    side = int(round(n ** 0.5))
+    assert side * side == n, n  # the patch grid is square
+    quarter = dim // 4
+    freqs = 1.0 / 10000 ** (torch.arange(quarter, dtype=torch.float32) / max(1, quarter))  # (dim/4,)
+    rows, cols = torch.meshgrid(torch.arange(side, dtype=torch.float32),
+                                torch.arange(side, dtype=torch.float32), indexing="ij")
+    parts = []
+    for coord in (rows.flatten(), cols.flatten()):
+        angles = coord[:, None] * freqs[None]  # (n, dim/4)
+        parts += [angles.sin(), angles.cos()]
+    parts.append(torch.zeros(n, dim - 4 * quarter))
+    return torch.cat(parts, dim=1)  # (n, dim)
+
