@@ -39,7 +39,7 @@ from vlmeval.data.scenes import CATEGORIES
 from vlmeval.errors import DataError
 from vlmeval.probes import PROBES
 from vlmeval.records import Parsed, Request, Verdict
-from vlmeval.stats import bootstrap_metrics, safe_ratio
+from vlmeval.stats import CountTable, safe_ratio
 from vlmeval.tasks.base import Task, TaskScore
 
 # The scenes world's synonym table: canonical name first, as in a synonyms file.
@@ -204,7 +204,7 @@ class ChairProbe(Task):
                        scores={"hallucinated_mentions": float(row[HMENTIONS]),
                                "mentions": float(row[MENTIONS])})
 
-    def score(self, records: Sequence[dict[str, Any]], policy: str, seed: int) -> TaskScore:
+    def count_table(self, records: Sequence[dict[str, Any]], policy: str) -> CountTable:
         counts = np.array([chair_counts(r["raw"] or "", r["meta"]["objects"], self.table)
                            for r in records]).reshape(len(records), len(COLUMNS))
         metrics = {
@@ -215,10 +215,13 @@ class ChairProbe(Task):
         }
         n_of = {"chair_i": lambda s: s[..., MENTIONS], "chair_s": lambda s: s[..., CAPS],
                 "recall": lambda s: s[..., GT], "mean_length": lambda s: s[..., CAPS]}
+        return CountTable([r["request_id"] for r in records], counts, metrics, n_of)
+
+    def score(self, records: Sequence[dict[str, Any]], policy: str, seed: int) -> TaskScore:
         hallucinated = Counter(c for r in records
                                for c in dict.fromkeys(self.table.mentions(r["raw"] or ""))
                                if c not in r["meta"]["objects"])
-        return TaskScore(metrics=bootstrap_metrics(counts, metrics, n_of, seed=seed),
+        return TaskScore(metrics=self.count_table(records, policy).bootstrap(seed),
                          most_hallucinated=[{"object": c, "captions": n}
                                             for c, n in hallucinated.most_common(10)],
                          synonyms=self.table.source,

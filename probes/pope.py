@@ -38,7 +38,7 @@ from vlmeval.parsing import parse_yes_no
 from vlmeval.probes import PROBES
 from vlmeval.probes.false_positive import fp_breakdown, score_mode
 from vlmeval.records import Parsed, Request, Sample, Verdict
-from vlmeval.stats import bootstrap_metrics, safe_ratio
+from vlmeval.stats import CountTable, safe_ratio
 from vlmeval.tasks.base import Task, TaskScore
 
 SETTINGS = ("random", "popular", "adversarial")
@@ -275,11 +275,10 @@ class PopeProbe(Task):
         which = COUNTS[outcome(record["meta"]["label"], parsed)]
         return Verdict(correct=which in ("tp", "tn"), outcome=which)
 
-    def score(self, records: Sequence[dict[str, Any]], policy: str, seed: int) -> TaskScore:
+    def count_table(self, records: Sequence[dict[str, Any]], policy: str) -> CountTable:
+        """Outcome counts (tp, fp, tn, fn, unparsed) per image and setting."""
         units = {sid: i for i, sid in enumerate(dict.fromkeys(r["sample_id"] for r in records))}
-        present = {r["meta"]["setting"] for r in records}
-        settings = [s for s in self.settings if s in present or self.data is None] + \
-            sorted(present - set(self.settings))
+        settings = self.settings_in(records)
         counts = np.zeros((len(units), len(settings), len(COUNTS)))
         for r in records:
             parsed = Parsed.unparsed() if r["raw"] is None else self.parse(r["raw"], policy)
@@ -296,8 +295,19 @@ class PopeProbe(Task):
                 [_metrics_for(s[..., si, :])[m] for si in range(len(settings))], axis=0)
             n_of[f"mean/{m}"] = lambda s, m=m: sum(
                 _denominators(s[..., si, :])[m] for si in range(len(settings)))
-        totals = counts.sum(axis=0)
-        scored = bootstrap_metrics(counts, metrics, n_of, seed=seed)
+        return CountTable(list(units), counts, metrics, n_of)
+
+    def settings_in(self, records: Sequence[dict[str, Any]]) -> list[str]:
+        """The configured settings (all of them on the built-in world), then any others the
+        records hold."""
+        present = {r["meta"]["setting"] for r in records}
+        return [s for s in self.settings if s in present or self.data is None] + \
+            sorted(present - set(self.settings))
+
+    def score(self, records: Sequence[dict[str, Any]], policy: str, seed: int) -> TaskScore:
+        table = self.count_table(records, policy)
+        settings, totals = self.settings_in(records), table.counts.sum(axis=0)
+        scored = table.bootstrap(seed)
         fp = fp_breakdown(records, self.samples(), lambda raw: self.parse(raw, policy), seed)
         scored.update({f"fp/{name}": m for name, m in fp["metrics"].items()})
         curves = {}
@@ -316,5 +326,5 @@ class PopeProbe(Task):
             most_hallucinated=fp["most_hallucinated"],
             cooccurrence_cuts=fp["cooccurrence_cuts"],
             score_mode=curves or None,
-            n_images=len(units),
+            n_images=len(table.units),
         )

@@ -25,7 +25,7 @@ from vlmeval.data import synthetic_ref
 from vlmeval.errors import ConfigError
 from vlmeval.probes import PROBES
 from vlmeval.records import Parsed, Request, Verdict
-from vlmeval.stats import bootstrap_metrics, safe_ratio
+from vlmeval.stats import CountTable, safe_ratio
 from vlmeval.tasks.base import Task, TaskScore
 
 
@@ -123,6 +123,12 @@ class ImageSwapProbe(VariantProbe):
         return out
 
     def score(self, records: Sequence[dict[str, Any]], policy: str, seed: int) -> TaskScore:
+        return TaskScore(metrics=self.count_table(records, policy).bootstrap(seed),
+                         base=self.base_name, skipped=self.skipped,
+                         notes=[f"over {self.base_name}'s questions; {self.skipped} without a "
+                                f"partner image of another answer left out"])
+
+    def count_table(self, records: Sequence[dict[str, Any]], policy: str) -> CountTable:
         units = {sid: i for i, sid in enumerate(dict.fromkeys(r["sample_id"] for r in records))}
         unit_of = {r["meta"]["group"]: units[r["sample_id"]] for r in records}
         # columns: diff groups, flips, pairs right, same groups, stable, originals right
@@ -142,10 +148,7 @@ class ImageSwapProbe(VariantProbe):
                    "original_accuracy": lambda s: safe_ratio(s[..., 5], s[..., 0])}
         n_of = {"flip_rate": lambda s: s[..., 0], "stability": lambda s: s[..., 3],
                 "pair_accuracy": lambda s: s[..., 0], "original_accuracy": lambda s: s[..., 0]}
-        return TaskScore(metrics=bootstrap_metrics(counts, metrics, n_of, seed=seed),
-                         base=self.base_name, skipped=self.skipped,
-                         notes=[f"over {self.base_name}'s questions; {self.skipped} without a "
-                                f"partner image of another answer left out"])
+        return CountTable(list(units), counts, metrics, n_of)
 
 
 @PROBES.register("blind")
@@ -175,6 +178,10 @@ class BlindProbe(VariantProbe):
         return out
 
     def score(self, records: Sequence[dict[str, Any]], policy: str, seed: int) -> TaskScore:
+        return TaskScore(metrics=self.count_table(records, policy).bootstrap(seed),
+                         base=self.base_name, notes=[f"over {self.base_name}'s questions"])
+
+    def count_table(self, records: Sequence[dict[str, Any]], policy: str) -> CountTable:
         units = {sid: i for i, sid in enumerate(dict.fromkeys(r["sample_id"] for r in records))}
         unit_of = {r["meta"]["group"]: units[r["sample_id"]] for r in records}
         blind = self.variants[1:]
@@ -194,5 +201,4 @@ class BlindProbe(VariantProbe):
                 s[..., 1] - s[..., 2 + 2 * k], s[..., 0])
             metrics[f"{name}/prior_agreement"] = lambda s, k=k: safe_ratio(s[..., 3 + 2 * k], s[..., 0])
         n_of = {name: (lambda s: s[..., 0]) for name in metrics}
-        return TaskScore(metrics=bootstrap_metrics(counts, metrics, n_of, seed=seed),
-                         base=self.base_name, notes=[f"over {self.base_name}'s questions"])
+        return CountTable(list(units), counts, metrics, n_of)

@@ -14,6 +14,7 @@ from vlmeval.errors import ConfigError
 from vlmeval.parsing import POLICIES
 from vlmeval.records import Metric, Parsed, Request, Sample, Verdict
 from vlmeval.registry import Registry
+from vlmeval.stats import CountTable
 
 
 class Task:
@@ -67,6 +68,11 @@ class Task:
 
     def score(self, records: Sequence[dict[str, Any]], policy: str, seed: int) -> "TaskScore":
         raise NotImplementedError
+
+    def count_table(self, records: Sequence[dict[str, Any]], policy: str) -> CountTable | None:
+        """The per-unit counts behind score()'s metrics, which `vlmeval compare` resamples
+        paired across runs; None for a task without one (compare then tests correctness only)."""
+        return None
 
 
 class TaskScore(dict):

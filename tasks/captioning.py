@@ -24,7 +24,7 @@ import numpy as np
 from vlmeval.data import prompts, scenes_samples
 from vlmeval.metrics.caption import BLEU_N, BLEU_WIDTH, bleu_from_sums, caption_scores
 from vlmeval.records import Parsed, Request, Verdict
-from vlmeval.stats import bootstrap_metrics, safe_ratio
+from vlmeval.stats import CountTable, safe_ratio
 from vlmeval.tasks.base import TASKS, Task, TaskScore
 
 ROUGE, CIDER, N = BLEU_WIDTH, BLEU_WIDTH + 1, BLEU_WIDTH + 2  # columns after the BLEU stats
@@ -63,19 +63,28 @@ class CaptioningTask(Task):
         """Caption metrics are corpus-level; per sample there is no right or wrong."""
         return Verdict(correct=None, outcome="scored with the set")
 
-    def score(self, records: Sequence[dict[str, Any]], policy: str, seed: int) -> TaskScore:
+    def _scores(self, records: Sequence[dict[str, Any]]) -> tuple[list[str], np.ndarray, dict]:
         refs = {r["request_id"]: list(r["meta"]["references"]) for r in records}
         hyps = {r["request_id"]: (r["raw"] or "").strip() for r in records}
         key = repr((sorted(refs.items()), sorted(hyps.items())))
         if key not in self._scored:  # both policies read the same text: tokenise once
             self._scored[key] = caption_scores(refs, hyps)
-        stats, official = self._scored[key]
+        return list(refs), *self._scored[key]
+
+    def count_table(self, records: Sequence[dict[str, Any]], policy: str) -> CountTable:
+        """Per-image n-gram statistics, ROUGE-L and CIDEr-D (CIDEr-D's document frequencies
+        come from these records' images)."""
+        ids, stats, _ = self._scores(records)
         counts = np.concatenate([stats, np.ones((len(stats), 1))], axis=1)
         metrics = {f"bleu_{n}": (lambda s, n=n: bleu_from_sums(s, n)) for n in range(1, BLEU_N + 1)}
         metrics["rouge_l"] = lambda s: safe_ratio(s[..., ROUGE], s[..., N])
         metrics["cider_d"] = lambda s: safe_ratio(s[..., CIDER], s[..., N])
         n_of = {name: (lambda s: s[..., N]) for name in metrics}
-        scored = bootstrap_metrics(counts, metrics, n_of, seed=seed)
+        return CountTable(ids, counts, metrics, n_of)
+
+    def score(self, records: Sequence[dict[str, Any]], policy: str, seed: int) -> TaskScore:
+        official = self._scores(records)[2]
+        scored = self.count_table(records, policy).bootstrap(seed)
         for name, metric in scored.items():  # the point estimate is pycocoevalcap's own value
             if name in official and metric.n:
                 scored[name] = type(metric)(official[name], metric.ci_low, metric.ci_high, metric.n)

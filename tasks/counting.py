@@ -24,7 +24,7 @@ from vlmeval.data.scenes import CATEGORIES
 from vlmeval.parsing import parse_count
 from vlmeval.errors import DataError
 from vlmeval.records import Parsed, Request, Sample, Verdict
-from vlmeval.stats import bootstrap_metrics, safe_ratio
+from vlmeval.stats import CountTable, safe_ratio
 from vlmeval.tasks.base import TASKS, Task, TaskScore
 
 MAX_COUNT = 9  # scenes counts are 0..6; the confusion matrix has rows up to the largest gold
@@ -81,25 +81,18 @@ class CountingTask(Task):
         return Verdict(correct=error == 0, outcome="exact" if error == 0 else "wrong",
                        scores={"error": float(error)})
 
-    def score(self, records: Sequence[dict[str, Any]], policy: str, seed: int) -> TaskScore:
+    def count_table(self, records: Sequence[dict[str, Any]], policy: str) -> CountTable:
         units = {sid: i for i, sid in enumerate(dict.fromkeys(r["sample_id"] for r in records))}
-        golds = Counter(r["meta"]["count"] for r in records)
-        majority = min(golds, key=lambda k: (-golds[k], k)) if golds else 0  # ties: the smaller
-        top = max([MAX_COUNT, *golds])
+        majority = self.majority(records)
         counts = np.zeros((len(units), len(COLUMNS)))
-        confusion = np.zeros((top + 1, top + 2), dtype=int)  # last column: unparsed
         for r in records:
             u, gold = units[r["sample_id"]], r["meta"]["count"]
             parsed = Parsed.unparsed() if r["raw"] is None else self.parse(r["raw"], policy)
             counts[u, [N, MAJORITY]] += (1, gold == majority)
-            if parsed.answer is None:
-                confusion[gold, -1] += 1
-                continue
-            error = int(parsed.answer) - gold
-            counts[u, [PARSED, EXACT, WITHIN1, ABS, SQ]] += (1, error == 0, abs(error) <= 1,
-                                                             abs(error), error * error)
-            confusion[gold, min(int(parsed.answer), top)] += 1
-
+            if parsed.answer is not None:
+                error = int(parsed.answer) - gold
+                counts[u, [PARSED, EXACT, WITHIN1, ABS, SQ]] += (1, error == 0, abs(error) <= 1,
+                                                                 abs(error), error * error)
         metrics = {
             "exact_accuracy": lambda s: safe_ratio(s[..., EXACT], s[..., N]),
             "off_by_one_accuracy": lambda s: safe_ratio(s[..., WITHIN1], s[..., N]),
@@ -110,11 +103,26 @@ class CountingTask(Task):
         }
         n_of = {name: (lambda s: s[..., N]) for name in metrics}
         n_of["mae"] = n_of["rmse"] = lambda s: s[..., PARSED]
+        return CountTable(list(units), counts, metrics, n_of)
+
+    @staticmethod
+    def majority(records: Sequence[dict[str, Any]]) -> int:
+        golds = Counter(r["meta"]["count"] for r in records)
+        return min(golds, key=lambda k: (-golds[k], k)) if golds else 0  # ties: the smaller
+
+    def score(self, records: Sequence[dict[str, Any]], policy: str, seed: int) -> TaskScore:
+        table = self.count_table(records, policy)
+        top = max([MAX_COUNT, *(r["meta"]["count"] for r in records)])
+        confusion = np.zeros((top + 1, top + 2), dtype=int)  # last column: unparsed
+        for r in records:
+            parsed = Parsed.unparsed() if r["raw"] is None else self.parse(r["raw"], policy)
+            column = -1 if parsed.answer is None else min(int(parsed.answer), top)
+            confusion[r["meta"]["count"], column] += 1
         return TaskScore(
-            metrics=bootstrap_metrics(counts, metrics, n_of, seed=seed),
-            majority_answer=str(majority),
+            metrics=table.bootstrap(seed),
+            majority_answer=str(self.majority(records)),
             confusion={"rows": f"gold count 0..{top}",
                        "columns": f"predicted 0..{top} ({top} = {top} or more), then unparsed",
                        "matrix": confusion.tolist()},
-            n_images=len(units),
+            n_images=len(table.units),
         )

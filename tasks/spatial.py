@@ -28,7 +28,7 @@ from vlmeval.data import prompts, scenes_samples
 from vlmeval.parsing import parse_yes_no
 from vlmeval.errors import DataError
 from vlmeval.records import Parsed, Request, Sample, Verdict
-from vlmeval.stats import bootstrap_metrics, safe_ratio
+from vlmeval.stats import CountTable, safe_ratio
 from vlmeval.tasks.base import TASKS, Task, TaskScore
 
 MAX_PAIRS = 2
@@ -94,6 +94,10 @@ class SpatialTask(Task):
         return Verdict(correct=correct, outcome="correct" if correct else "wrong")
 
     def score(self, records: Sequence[dict[str, Any]], policy: str, seed: int) -> TaskScore:
+        table = self.count_table(records, policy)
+        return TaskScore(metrics=table.bootstrap(seed), n_images=len(table.units))
+
+    def count_table(self, records: Sequence[dict[str, Any]], policy: str) -> CountTable:
         units = {sid: i for i, sid in enumerate(dict.fromkeys(r["sample_id"] for r in records))}
         present = {r["meta"]["relation"] for r in records}
         relations = [r for r in RELATIONS if r in present or not records] + sorted(present - set(RELATIONS))
@@ -125,5 +129,4 @@ class SpatialTask(Task):
         for i, rel in enumerate(relations):
             metrics[f"{rel}/accuracy"] = lambda s, i=i: safe_ratio(s[..., 7 + 2 * i], s[..., 6 + 2 * i])
             n_of[f"{rel}/accuracy"] = lambda s, i=i: s[..., 6 + 2 * i]
-        return TaskScore(metrics=bootstrap_metrics(counts, metrics, n_of, seed=seed),
-                         n_images=len(units))
+        return CountTable(list(units), counts, metrics, n_of)

@@ -21,7 +21,7 @@ import numpy as np
 from vlmeval.data import text
 from vlmeval.errors import DataError
 from vlmeval.records import Parsed, Request, Verdict
-from vlmeval.stats import bootstrap_metrics, safe_ratio
+from vlmeval.stats import CountTable, safe_ratio
 from vlmeval.tasks.base import TASKS, Task, TaskScore
 
 _WORD = re.compile(r"[a-z0-9]+")
@@ -38,8 +38,8 @@ def first_word(raw: str, policy: str) -> Parsed:
     return Parsed.ok(words[0])
 
 
-def score_correct(records: Sequence[dict[str, Any]], policy: str, seed: int,
-                  columns: dict[str, str], correct_of) -> TaskScore:
+def correct_table(records: Sequence[dict[str, Any]], policy: str, columns: dict[str, str],
+                  correct_of) -> CountTable:
     """Accuracy per question overall and per group (`meta["group"]`); units are questions.
     columns: metric name -> the verdict score it averages (e.g. accuracy_norm)."""
     groups = sorted({r["meta"]["group"] for r in records})
@@ -55,7 +55,7 @@ def score_correct(records: Sequence[dict[str, Any]], policy: str, seed: int,
         for k, name in enumerate(columns):
             metrics[prefix + name] = lambda s, b=base, k=k: safe_ratio(s[..., b + 1 + k], s[..., b])
             n_of[prefix + name] = lambda s, b=base: s[..., b]
-    return TaskScore(metrics=bootstrap_metrics(counts, metrics, n_of, seed=seed))
+    return CountTable([r["request_id"] for r in records], counts, metrics, n_of)
 
 
 @TASKS.register("text_gen")
@@ -85,12 +85,15 @@ class TextGenTask(Task):
         correct = parsed.answer == record["target"].lower()
         return Verdict(correct=correct, outcome="right" if correct else "wrong")
 
-    def score(self, records: Sequence[dict[str, Any]], policy: str, seed: int) -> TaskScore:
+    def count_table(self, records: Sequence[dict[str, Any]], policy: str) -> CountTable:
         def correct(r, policy):
             parsed = first_word(r["raw"] or "", policy)
             return [float(parsed.answer == r["target"].lower())]
 
-        return score_correct(records, policy, seed, {"accuracy": "acc"}, correct)
+        return correct_table(records, policy, {"accuracy": "acc"}, correct)
+
+    def score(self, records: Sequence[dict[str, Any]], policy: str, seed: int) -> TaskScore:
+        return TaskScore(metrics=self.count_table(records, policy).bootstrap(seed))
 
 
 def choose(choices: Sequence[str], logprobs: Sequence[float]) -> tuple[int, int]:
@@ -169,14 +172,17 @@ class TextMCTask(Task):
         correct = chosen == record["meta"]["answer_index"]
         return Verdict(correct=correct, outcome="right" if correct else "wrong")
 
-    def score(self, records: Sequence[dict[str, Any]], policy: str, seed: int) -> TaskScore:
+    def count_table(self, records: Sequence[dict[str, Any]], policy: str) -> CountTable:
         def correct(r, policy):
             chosen, chosen_norm = self.pick(r, policy)
             gold = r["meta"]["answer_index"]
             return [float(chosen == gold), float(chosen_norm == gold), 1.0 / len(r["options"])]
 
-        scored = score_correct(records, policy, seed, {"accuracy": "acc", "accuracy_norm": "norm",
-                                                       "chance": "chance"}, correct)
+        return correct_table(records, policy, {"accuracy": "acc", "accuracy_norm": "norm",
+                                               "chance": "chance"}, correct)
+
+    def score(self, records: Sequence[dict[str, Any]], policy: str, seed: int) -> TaskScore:
+        scored = TaskScore(metrics=self.count_table(records, policy).bootstrap(seed))
         scored["mode"] = ("log-likelihood" if records and all(r.get("option_logprobs") for r in records)
                           else "generated text" if records else None)
         scored["notes"] = [f"choices picked by {scored['mode']}"] if records else []

@@ -31,7 +31,7 @@ from vlmeval.data import prompts, scenes_samples
 from vlmeval.data.scenes import COLOURS, Scene
 from vlmeval.metrics.vqa import normalize_prediction, vqa_accuracy
 from vlmeval.records import ImageRef, Parsed, Request, Verdict
-from vlmeval.stats import bootstrap_metrics, safe_ratio
+from vlmeval.stats import CountTable, safe_ratio
 from vlmeval.tasks.base import TASKS, Task, TaskScore
 
 SIZE_SYNONYMS = {"large": "big", "small": "little"}
@@ -104,6 +104,10 @@ class VQATask(Task):
                        scores={"vqa_accuracy": accuracy})
 
     def score(self, records: Sequence[dict[str, Any]], policy: str, seed: int) -> TaskScore:
+        table = self.count_table(records, policy)
+        return TaskScore(metrics=table.bootstrap(seed), n_images=len(table.units))
+
+    def count_table(self, records: Sequence[dict[str, Any]], policy: str) -> CountTable:
         """Per-type breakdowns cover the answer and question types present in the records."""
         units = {sid: i for i, sid in enumerate(dict.fromkeys(r["sample_id"] for r in records))}
         groups = [*(f"answer_type/{t}" for t in sorted({r["meta"]["answer_type"] for r in records})),
@@ -123,5 +127,4 @@ class VQATask(Task):
         for g, group in enumerate(groups):
             metrics[f"{group}/accuracy"] = lambda s, g=g: safe_ratio(s[..., 4 + 2 * g], s[..., 3 + 2 * g])
             n_of[f"{group}/accuracy"] = lambda s, g=g: s[..., 3 + 2 * g]
-        return TaskScore(metrics=bootstrap_metrics(counts, metrics, n_of, seed=seed),
-                         n_images=len(units))
+        return CountTable(list(units), counts, metrics, n_of)

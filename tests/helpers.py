@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from vlmeval.adapters.baselines import BlindAdapter
+from vlmeval.adapters.baselines import BlindAdapter, OracleAdapter
 
 
 class FlakyAdapter(BlindAdapter):
@@ -39,3 +39,19 @@ class SlowBlindAdapter(BlindAdapter):
 
         time.sleep(self.delay_s)
         return super().generate(requests)
+
+
+class OracleWrongOn(OracleAdapter):
+    """The oracle, except on the first `wrong` yes/no requests it sees: there it gives the other
+    answer (a model that differs from the oracle on exactly that many samples)."""
+
+    def __init__(self, wrong: int, output: str | None = None) -> None:
+        super().__init__(f"test:oracle-wrong-{wrong}")
+        self.wrong, self.flipped, self.output = wrong, set(), output
+
+    def answer(self, request):
+        if request.target in ("yes", "no") and (request.request_id in self.flipped
+                                               or len(self.flipped) < self.wrong):
+            self.flipped.add(request.request_id)
+            return self.output or ("no" if request.target == "yes" else "yes")
+        return request.target

@@ -20,7 +20,8 @@ def test_wheel_installs_a_complete_package(tmp_path):
     tops = {n.split("/")[0] for n in names}
     assert tops == {"vlmeval", wheel.name.split("-")[0] + "-" + wheel.name.split("-")[1] + ".dist-info"}
     for module in ("vlmeval/tasks/base.py", "vlmeval/tasks/suites.py", "vlmeval/probes/pope.py",
-                   "vlmeval/reports/text.py", "vlmeval/data/scenes.py", "vlmeval/cli.py",
+                   "vlmeval/reports/text.py", "vlmeval/reports/templates/report.html.j2",
+                   "vlmeval/reports/templates/browser.js", "vlmeval/data/scenes.py", "vlmeval/cli.py",
                    *(f"vlmeval/zoo/scenes-mlp2x_gelu/{f}" for f in
                      ("config.json", "model.safetensors", "tokenizer.json", "train.json"))):
         assert module in names
@@ -37,6 +38,7 @@ def test_wheel_installs_a_complete_package(tmp_path):
                          capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert re.search(r"\n  mean +accuracy +1\.000 ", out.stdout), out.stdout
+    assert (tmp_path / "runs" / "baseline-oracle__hallucination" / "report.html").stat().st_size > 10_000
     # the README's main model loads from the installed package data
     out = subprocess.run([sys.executable, "-c", code.replace("baseline:oracle", "zoo:scenes-mlp2x_gelu"),
                           str(site)], cwd=tmp_path, capture_output=True, text=True)

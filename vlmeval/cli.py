@@ -1,4 +1,4 @@
-"""Command line: `vlmeval run | train | doctor | list`.
+"""Command line: `vlmeval run | train | doctor | report | compare | gate | baseline | list`.
 
 Imports of the engine happen inside the commands, so `vlmeval --help` is instant.
 Exit codes: 0 success, 2 bad input (one-line error), 130 interrupted (resume by running the
@@ -112,6 +112,48 @@ def build_parser() -> argparse.ArgumentParser:
     doctor.add_argument("--trust-remote-code", action="store_true")
     doctor.add_argument("--allow-pickle", action="store_true")
 
+    report = sub.add_parser("report", help="write a run's self-contained HTML report",
+                            description="Render RUN_DIR's results and samples as one HTML file "
+                                        "(no network needed to view it). Every run also writes "
+                                        "RUN_DIR/report.html when it finishes.")
+    report.add_argument("run_dir", type=Path, metavar="RUN_DIR")
+    report.add_argument("-o", "--out", type=Path, help="output file (default RUN_DIR/report.html)")
+
+    compare = sub.add_parser("compare", help="compare runs side by side in one HTML page",
+                             description="One column per run: every shared metric, its delta "
+                                         "against the baseline (the first run, or --baseline) "
+                                         "and a paired test on the samples the runs share; the "
+                                         "samples where the runs disagree.")
+    compare.add_argument("run_dirs", type=Path, nargs="+", metavar="RUN_DIR")
+    compare.add_argument("--baseline", type=Path, metavar="RUN_DIR",
+                         help="the run the others are compared against (default: the first)")
+    compare.add_argument("-o", "--out", type=Path, default=Path("compare.html"),
+                         help="output file (compare.html)")
+    compare.add_argument("--csv", type=Path, help="also write every value, delta and p-value as CSV")
+    compare.add_argument("--seed", type=int, default=0, help="seed of the paired bootstrap (0)")
+
+    gate = sub.add_parser("gate", help="fail (exit 1) when a run regressed against a baseline",
+                          description="Check a run's metrics against a baseline run directory or "
+                                      "baseline file: absolute floors, allowed drops, and paired "
+                                      "significance tests on the shared samples. Exit 0 pass, "
+                                      "1 regression, 2 usage or data error. Spec format: see "
+                                      "docs/gates.md (default: every task's headline may not "
+                                      "drop significantly).")
+    gate.add_argument("run_dir", type=Path, metavar="RUN_DIR")
+    gate.add_argument("--baseline", type=Path, required=True, metavar="RUN_DIR|FILE",
+                      help="a run directory or a file from `vlmeval baseline save`")
+    gate.add_argument("--spec", type=Path, metavar="gate.yaml", help="the checks (YAML)")
+    gate.add_argument("--junit", type=Path, metavar="FILE", help="write a JUnit XML file")
+    gate.add_argument("--markdown", type=Path, metavar="FILE",
+                      help="write a markdown summary (e.g. $GITHUB_STEP_SUMMARY)")
+    gate.add_argument("--seed", type=int, default=0, help="seed of the paired bootstrap (0)")
+
+    baseline = sub.add_parser("baseline", help="save a run as a baseline file for `vlmeval gate`")
+    baseline_sub = baseline.add_subparsers(dest="action", required=True, metavar="ACTION")
+    save = baseline_sub.add_parser("save", help="metrics and per-sample verdicts of RUN_DIR in one file")
+    save.add_argument("run_dir", type=Path, metavar="RUN_DIR")
+    save.add_argument("-o", "--out", type=Path, required=True, help="baseline file to write (.json)")
+
     lst = sub.add_parser("list", help="list adapters, tasks, probes or suites")
     lst.add_argument("what", nargs="?", default="all",
                      choices=["all", "adapters", "tasks", "probes", "suites"])
@@ -138,7 +180,50 @@ def cmd_run(args: argparse.Namespace, argv: Sequence[str]) -> int:
                        argv=("vlmeval", *argv))
     result = run(config)
     print(results_table(result.results))
-    print(f"\nrun directory: {result.run_dir}")
+    print(f"\nrun directory: {result.run_dir}\nreport: {result.run_dir / 'report.html'}")
+    return 0
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from vlmeval.reports.compare import write_compare
+
+    print(write_compare(args.run_dirs, args.out, args.baseline, args.csv, args.seed))
+    if args.csv:
+        print(args.csv)
+    return 0
+
+
+def cmd_gate(args: argparse.Namespace) -> int:
+    from vlmeval.gate import evaluate_gate, junit, load_spec, markdown
+    from vlmeval.store import load_run
+
+    checks, alpha = load_spec(args.spec)
+    run, baseline = load_run(args.run_dir), load_run(args.baseline)
+    outcomes = evaluate_gate(run, baseline, checks, alpha, args.seed)
+    for outcome in sorted(outcomes, key=lambda o: o.passed):
+        print(outcome.line())
+    failed = sum(not o.passed for o in outcomes)
+    print(f"gate: {'FAILED' if failed else 'passed'}: {len(outcomes) - failed} of "
+          f"{len(outcomes)} checks passed")
+    if args.markdown:
+        args.markdown.write_text(markdown(outcomes, run, baseline), encoding="utf-8")
+    if args.junit:
+        args.junit.write_bytes(junit(outcomes))
+    return 1 if failed else 0
+
+
+def cmd_baseline(args: argparse.Namespace) -> int:
+    from vlmeval.store import load_run, save_baseline
+
+    save_baseline(load_run(args.run_dir), args.out)
+    print(args.out)
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from vlmeval.reports.render import write_report
+
+    print(write_report(args.run_dir, args.out))
     return 0
 
 
@@ -214,6 +299,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_train(args)
         if args.command == "doctor":
             return cmd_doctor(args)
+        if args.command == "report":
+            return cmd_report(args)
+        if args.command == "compare":
+            return cmd_compare(args)
+        if args.command == "gate":
+            return cmd_gate(args)
+        if args.command == "baseline":
+            return cmd_baseline(args)
         return cmd_list(args)
     except UserError as e:
         print(f"vlmeval: error: {e}", file=sys.stderr)

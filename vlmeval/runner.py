@@ -308,4 +308,7 @@ def run(config: RunConfig, adapter: Adapter | None = None) -> RunResult:
     meta["attempts"][-1]["computed"] = _stored(store, tasks) - stored_before
     meta["attempts"][-1]["counters"] = adapter.counters()
     store.write_run(meta)
+    from vlmeval.reports.render import write_report  # matplotlib: imported only when needed
+
+    write_report(store.root)
     return RunResult(store.root, results)

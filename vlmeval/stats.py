@@ -8,7 +8,8 @@ bootstrap with the percentile interval.
 
 from __future__ import annotations
 
-from typing import Callable
+from dataclasses import dataclass
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -74,3 +75,85 @@ def safe_ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
     den = np.asarray(den, dtype=np.float64)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(den > 0, num / np.where(den > 0, den, 1.0), np.nan)
+
+
+@dataclass
+class CountTable:
+    """The per-unit counts behind a task's metrics: unit ids (rows of `counts`, e.g. image ids),
+    counts (U, ...), and each metric as a function of summed counts with its denominator."""
+
+    units: list[str]
+    counts: np.ndarray
+    metrics: dict[str, CountMetric]
+    n_of: dict[str, CountMetric]
+
+    def bootstrap(self, seed: int, n_resamples: int = 1000) -> dict[str, Metric]:
+        return bootstrap_metrics(self.counts, self.metrics, self.n_of, seed=seed,
+                                 n_resamples=n_resamples)
+
+    def values(self) -> dict[str, float]:
+        total = np.asarray(self.counts, dtype=np.float64).sum(axis=0)
+        return {name: float(fn(total)) for name, fn in self.metrics.items()}
+
+
+@dataclass(frozen=True)
+class PairedDelta:
+    """b - a on the same units; p: two-sided paired-bootstrap p-value (NaN when undefined)."""
+
+    a: float
+    b: float
+    delta: float
+    ci_low: float
+    ci_high: float
+    p: float
+    n_units: int
+
+
+def paired_bootstrap(a: CountTable, b: CountTable, *, seed: int, n_resamples: int = 2000,
+                     level: float = 0.95) -> dict[str, PairedDelta]:
+    """Paired cluster bootstrap of every metric the two tables share, over their shared units:
+    each resample draws units once and scores both runs on the same draw. The p-value is
+    2 x the smaller tail of the resampled deltas around 0, as (k + 1) / (B + 1), at most 1.
+    Units only one table has are left out (the caller says so)."""
+    shared = [u for u in a.units if u in set(b.units)]
+    rows_a = np.asarray(a.counts, dtype=np.float64)[[a.units.index(u) for u in shared]] if shared else None
+    index_b = {u: i for i, u in enumerate(b.units)}
+    rows_b = np.asarray(b.counts, dtype=np.float64)[[index_b[u] for u in shared]] if shared else None
+    names = [m for m in a.metrics if m in b.metrics]
+    if not shared:
+        return {m: PairedDelta(NAN, NAN, NAN, NAN, NAN, NAN, 0) for m in names}
+    U = len(shared)
+    rng = np.random.default_rng(seed)
+    weights = rng.multinomial(U, np.full(U, 1.0 / U), size=n_resamples).astype(np.float64)
+    sums_a = np.tensordot(weights, rows_a, axes=(1, 0))
+    sums_b = np.tensordot(weights, rows_b, axes=(1, 0))
+    total_a, total_b = rows_a.sum(axis=0), rows_b.sum(axis=0)
+    tail = (1.0 - level) / 2.0 * 100.0
+    out = {}
+    for m in names:
+        va, vb = float(a.metrics[m](total_a)), float(b.metrics[m](total_b))
+        deltas = b.metrics[m](sums_b) - a.metrics[m](sums_a)
+        deltas = deltas[np.isfinite(deltas)]
+        if not (np.isfinite(va) and np.isfinite(vb)) or deltas.size == 0:
+            out[m] = PairedDelta(va, vb, vb - va, NAN, NAN, NAN, U)
+            continue
+        low, high = np.percentile(deltas, [tail, 100.0 - tail])
+        if np.all(deltas == 0):
+            p = 1.0  # identical on every resample: no evidence of a difference
+        else:  # (k + 1) / (B + 1): never 0 from a finite number of resamples
+            k = min(int(np.sum(deltas <= 0)), int(np.sum(deltas >= 0)))
+            p = min(1.0, 2.0 * (k + 1) / (deltas.size + 1))
+        out[m] = PairedDelta(va, vb, vb - va, float(low), float(high), float(p), U)
+    return out
+
+
+def mcnemar(a_correct: Sequence[bool], b_correct: Sequence[bool]) -> dict[str, float]:
+    """Exact McNemar test on paired per-sample correctness: only discordant pairs count
+    (a right and b wrong, or the reverse); p is the two-sided binomial p-value at 1/2."""
+    from scipy.stats import binomtest
+
+    a_only = sum(1 for x, y in zip(a_correct, b_correct) if x and not y)
+    b_only = sum(1 for x, y in zip(a_correct, b_correct) if y and not x)
+    n = a_only + b_only
+    p = float(binomtest(a_only, n, 0.5).pvalue) if n else 1.0
+    return {"a_only": a_only, "b_only": b_only, "n": len(a_correct), "p": p}

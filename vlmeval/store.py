@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -25,10 +26,11 @@ class RunDirError(UserError):
     """The run directory cannot be used for this run (belongs to another run, or is damaged)."""
 
 
-def write_json_atomic(path: Path, data: Any) -> None:
+def write_json_atomic(path: Path, data: Any, indent: int | None = 2) -> None:
     tmp = path.with_name(path.name + ".tmp")
     with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(data, f, indent=2, sort_keys=False, allow_nan=False)
+        json.dump(data, f, indent=indent, sort_keys=False, allow_nan=False,
+                  separators=None if indent else (",", ":"))
         f.write("\n")
         f.flush()
         os.fsync(f.fileno())
@@ -137,3 +139,51 @@ def identity(meta: dict[str, Any]) -> dict[str, Any]:
 def _short(value: Any) -> str:
     text = json.dumps(value, sort_keys=True)
     return text if len(text) <= 80 else text[:77] + "..."
+
+
+@dataclass
+class Run:
+    """A run directory as the pages read it."""
+
+    path: Path
+    meta: dict[str, Any]
+    results: dict[str, Any]
+    records: dict[str, list[dict[str, Any]]]  # task -> samples lines
+    label: str = ""  # its column name on a comparison page
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+
+def load_run(path: Path) -> Run:
+    """A finished run directory, or a baseline file saved from one (`vlmeval baseline save`)."""
+    if Path(path).is_file():
+        return load_baseline(Path(path))
+    store = RunStore(Path(path))
+    for needed in (store.run_json, store.results_json):
+        if not needed.is_file():
+            raise RunDirError(f"{needed}: missing; a report needs a finished run directory "
+                              f"(run `vlmeval run ... --out {path}` to completion first)")
+    meta, results = store.read_run(), read_json(store.results_json)
+    return Run(store.root, meta, results,
+               {task: store.load_records(task) for task in results["tasks"]})
+
+
+BASELINE_FORMAT = "vlmeval-baseline"
+
+
+def save_baseline(run: Run, out: Path) -> None:
+    """One JSON file with the run's run.json, results.json and every sample line: enough for a
+    gate to compare against it, paired tests included, without the run directory."""
+    write_json_atomic(Path(out), {"format": BASELINE_FORMAT, "format_version": 1,
+                                  "source": str(run.path), "run": run.meta,
+                                  "results": run.results, "samples": run.records}, indent=None)
+
+
+def load_baseline(path: Path) -> Run:
+    data = read_json(path)
+    if not isinstance(data, dict) or data.get("format") != BASELINE_FORMAT:
+        raise RunDirError(f"{path}: not a baseline file (no \"format\": \"{BASELINE_FORMAT}\"); "
+                          f"make one with `vlmeval baseline save RUN_DIR -o {path.name}`, or pass a run directory")
+    return Run(path, data["run"], data["results"], data["samples"], label=path.stem)

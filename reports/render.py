@@ -1,0 +1,189 @@
+"""`vlmeval report`: one self-contained HTML page for a run directory (reads it, never re-runs).
+
+The page holds everything inline: CSS, charts as SVG (charts.py), image thumbnails as data
+URIs, the samples as JSON that a small script pages through (50 rows at a time, so a 10,000-
+sample run opens without freezing). Everything from the run is escaped by jinja2's autoescape;
+the samples JSON is escaped for a <script> block and written into the page with textContent
+only; a Content-Security-Policy allows no network and no script but the page's own (by hash),
+so a model output such as `<script>` or `<img onerror=...>` shows as text and runs nothing.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markupsafe import Markup
+
+from vlmeval.reports import charts
+from vlmeval.store import Run, load_run
+
+TEMPLATES = Path(__file__).parent / "templates"
+THUMB_PX = 96
+IMAGE_BUDGET = 8_000_000  # bytes of thumbnails per page; further images are left out, and said
+TEXT_CAP = 4000  # characters of one prompt or output shown (the run directory has all of it)
+
+
+def environment() -> Environment:
+    env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["j2", "html"]),
+                      trim_blocks=True, lstrip_blocks=True)
+    env.filters["num"] = fmt
+    env.filters["pvalue"] = lambda p: "n/a" if p is None else "<0.0001" if p < 1e-4 else f"{p:.4f}"
+    env.filters["count"] = lambda v: "n/a" if v is None else f"{v:,}"
+    env.filters["signed"] = lambda v, digits=3: ("n/a" if v is None else  # no "-0.000"
+                                                 f"{v if abs(v) >= 0.5 * 10 ** -digits else 0.0:+.{digits}f}")
+    return env
+
+
+def fmt(value: float | None, digits: int = 3) -> str:
+    return "n/a" if value is None or value != value else f"{value:.{digits}f}"
+
+
+def script_json(data: Any) -> Markup:
+    """JSON safe inside <script type="application/json">: no '<', '>' or '&' survive."""
+    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    return Markup(text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026"))
+
+
+def page_script(name: str) -> tuple[Markup, str]:
+    """A script from templates/ and its CSP hash (the only script the page may run)."""
+    text = (TEMPLATES / name).read_text(encoding="utf-8")
+    digest = base64.b64encode(hashlib.sha256(text.encode()).digest()).decode()
+    return Markup(text), f"'sha256-{digest}'"
+
+
+# --- images ------------------------------------------------------------------------------------
+
+def thumbnails(records: list[dict[str, Any]], budget: int = IMAGE_BUDGET) -> tuple[dict[str, str], int]:
+    """sha256 -> JPEG data URI for each distinct image, until the byte budget is spent; returns
+    the map and how many images were left out (unreadable or over budget)."""
+    from vlmeval.data import load_image
+    from vlmeval.records import ImageRef
+
+    out: dict[str, str] = {}
+    left_out, spent = 0, 0
+    refs = {r["image"]["sha256"]: r["image"] for r in records if r.get("image")}
+    for sha, ref in refs.items():
+        if spent >= budget:
+            left_out += 1
+            continue
+        try:
+            image = load_image(ImageRef(ref["source"], ref["key"], sha))
+        except (OSError, ValueError):
+            left_out += 1  # e.g. the image folder moved since the run
+            continue
+        image.thumbnail((THUMB_PX, THUMB_PX))
+        buffer = io.BytesIO()
+        image.save(buffer, format="JPEG", quality=80)
+        uri = "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode()
+        out[sha] = uri
+        spent += len(uri)
+    return out, left_out
+
+
+# --- samples -----------------------------------------------------------------------------------
+
+def _cap(text: str | None) -> str | None:
+    if text is None or len(text) <= TEXT_CAP:
+        return text
+    return text[:TEXT_CAP] + f" ... [{len(text) - TEXT_CAP} more characters in the run directory]"
+
+
+def hallucinated(record: dict[str, Any]) -> bool:
+    """A yes to an absent object (POPE's fp) or an object named that is not in the image."""
+    verdict = record.get("verdict") or {}
+    return (verdict.get("outcome") == "fp" or str(verdict.get("outcome", "")).startswith("hallucinated")
+            or (verdict.get("scores") or {}).get("hallucinated_mentions", 0) > 0)
+
+
+def sample_row(record: dict[str, Any]) -> dict[str, Any]:
+    verdict = record.get("verdict") or {}
+    flags = {"wrong": verdict.get("correct") is False, "unparsed": record.get("parse_status") == "unparsed",
+             "hallucinated": hallucinated(record), "error": record.get("error") is not None}
+    return {
+        "flags": flags, "task": record["task"], "id": record["request_id"], "variant": record.get("variant"),
+        "image": (record.get("image") or {}).get("sha256"),
+        "prompt": _cap(record.get("model_prompt") or record.get("prompt")),
+        "raw": _cap(record.get("raw")), "parsed": record.get("parsed"),
+        "status": record.get("parse_status"), "target": _cap(str(record.get("target"))),
+        "correct": verdict.get("correct"), "outcome": verdict.get("outcome"),
+        "error": record.get("error"), "hallucinated": flags["hallucinated"],
+    }
+
+
+# --- task sections -----------------------------------------------------------------------------
+
+def metric_rows(metrics: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{"group": key.rpartition("/")[0] or "-", "metric": key.rpartition("/")[2], **m}
+            for key, m in metrics.items()]
+
+
+def task_section(name: str, result: dict[str, Any]) -> dict[str, Any]:
+    """What the page shows for one task, from its results.json entry."""
+    metrics = result["metrics"]
+    section: dict[str, Any] = {
+        "name": name, "result": result, "headline": result["headline"],
+        "head": metrics[result["headline"]],
+        "main": metric_rows({k: m for k, m in metrics.items() if not k.startswith("fp/")}),
+        "breakdown": metric_rows({k: m for k, m in metrics.items() if k.startswith("fp/")}),
+        "charts": [],
+    }
+    counts = result.get("counts")
+    if isinstance(counts, dict) and all(isinstance(v, dict) for v in counts.values()):
+        columns = ["accuracy", "precision", "recall", "f1", "yes_ratio", "false_positive_rate"]
+        section["settings"] = {"columns": columns, "rows": [
+            {"setting": s, "cells": [metrics.get(f"{s}/{c}") for c in columns]} for s in counts]}
+    for prefix, title in (("fp/by_object/", "false-positive rate by object"),
+                          ("fp/by_cooccurrence/", "false-positive rate by co-occurrence with the image's objects")):
+        rows = [(k[len(prefix):].rpartition("/")[0], m) for k, m in metrics.items()
+                if k.startswith(prefix)]
+        if rows:
+            section["charts"].append({"title": title, "svg": Markup(charts.bars(
+                [r for r, _ in rows], [_value(m) for _, m in rows], [m["ci_low"] for _, m in rows],
+                [m["ci_high"] for _, m in rows], "false-positive rate (95% CI)"))})
+    mode = result.get("score_mode")
+    if mode:
+        section["charts"].append({"title": "ROC (yes-probability as the score)", "svg": Markup(charts.curves(
+            {s: (c["roc"]["fpr"], c["roc"]["tpr"]) for s, c in mode.items()},
+            "false-positive rate", "true-positive rate"))})
+        section["charts"].append({"title": "calibration (predicted vs observed yes)", "svg": Markup(charts.curves(
+            {s: (c["calibration"]["predicted"], c["calibration"]["observed"]) for s, c in mode.items()},
+            "predicted P(yes)", "observed frequency of yes"))})
+    confusion = result.get("confusion")
+    if confusion:
+        matrix = confusion["matrix"]
+        peak = max(1, max(max(row) for row in matrix))
+        section["confusion"] = {**confusion, "peak": peak, "size": len(matrix[0])}
+    section["most_hallucinated"] = result.get("most_hallucinated") or []
+    return section
+
+
+def _value(m: dict[str, Any]) -> float:
+    return float("nan") if m["value"] is None else m["value"]
+
+
+# --- the page ----------------------------------------------------------------------------------
+
+def report_html(run: Run) -> str:
+    records = [r for rs in run.records.values() for r in rs]
+    images, left_out = thumbnails(records)
+    script, script_hash = page_script("browser.js")
+    sections = [task_section(name, result) for name, result in run.results["tasks"].items()]
+    return environment().get_template("report.html.j2").render(
+        run=run, meta=run.meta, sections=sections, script=script, script_hash=script_hash,
+        samples=script_json([sample_row(r) for r in records]), images=script_json(images),
+        n_samples=len(records), images_left_out=left_out, tasks=list(run.results["tasks"]),
+    )
+
+
+def write_report(run_dir: Path, out: Path | None = None) -> Path:
+    """Render run_dir's report to `out` (default: run_dir/report.html); returns the path."""
+    run = load_run(run_dir)
+    out = Path(out) if out is not None else run.path / "report.html"
+    out.write_text(report_html(run), encoding="utf-8")
+    return out

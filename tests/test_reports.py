@@ -1,0 +1,178 @@
+"""Reports and comparisons: rendered from run directories made by planted adapters, checked in
+headless Chromium (Debian's `chromium`; the tests skip without it unless CI=true)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+
+import vlmeval
+from helpers import OracleWrongOn
+from vlmeval.comparison import comparison, load_runs
+from vlmeval.reports.compare import write_compare
+from vlmeval.reports.render import write_report
+from vlmeval.store import RunDirError
+
+XSS = '<script>document.body.setAttribute("data-pwned","1")</script><img src=x onerror="document.body.setAttribute(\'data-pwned\',\'2\')">'
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+def browser(page: Path, tmp_path: Path) -> tuple[str, list[str]]:
+    """The page's DOM after its scripts ran, and the console lines Chromium logged."""
+    if CHROMIUM is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("chromium is not installed (CI installs Debian's chromium package)")
+        pytest.skip("chromium not installed (apt install chromium)")
+    done = subprocess.run(
+        [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync", "--no-first-run",
+         f"--user-data-dir={tmp_path / 'chromium'}", "--enable-logging=stderr", "--v=0",
+         "--virtual-time-budget=3000", "--dump-dom", page.resolve().as_uri()],
+        capture_output=True, text=True, timeout=120)
+    console = [line for line in done.stderr.splitlines() if "CONSOLE" in line or "Content Security" in line]
+    return done.stdout, console
+
+
+class Text(HTMLParser):
+    """The visible text of a page (script and style bodies left out)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.parts, self.skip = [], 0
+
+    def handle_starttag(self, tag, attrs):
+        self.skip += tag in ("script", "style")
+
+    def handle_endtag(self, tag):
+        self.skip -= tag in ("script", "style")
+
+    def handle_data(self, data):
+        if not self.skip:
+            self.parts.append(data)
+
+
+def visible_text(html: str) -> str:
+    parser = Text()
+    parser.feed(html)
+    return " ".join(" ".join(parser.parts).split())
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    root = tmp_path_factory.mktemp("runs")
+    common = dict(tasks=["pope", "counting", "chair"], limit=30)
+    out = {
+        "oracle": vlmeval.evaluate("baseline:oracle", out=root / "oracle", **common),
+        "many": vlmeval.evaluate(OracleWrongOn(120), out=root / "many", **common),
+        "one": vlmeval.evaluate(OracleWrongOn(1), out=root / "one", **common),
+        "xss": vlmeval.evaluate(OracleWrongOn(3, output=XSS), out=root / "xss", **common),
+    }
+    return {k: v.run_dir for k, v in out.items()}
+
+
+def test_every_run_writes_its_report(runs):
+    assert (runs["oracle"] / "report.html").is_file()
+
+
+def test_report_in_chromium_shows_the_numbers_and_no_errors(runs, tmp_path):
+    results = json.loads((runs["many"] / "results.json").read_text())
+    dom, console = browser(write_report(runs["many"], tmp_path / "r.html"), tmp_path)
+    text = visible_text(dom)
+    assert console == []
+    f1 = results["tasks"]["pope"]["metrics"]["mean/f1"]["value"]
+    assert f"{f1:.3f}" in text and "pope · mean/f1" in text
+    assert "exact_accuracy" in text and "provenance" in text
+    assert re.search(r"\d+ of \d+ rows · page 1 of \d+", text)  # the sample browser ran
+    assert "<svg" in dom  # charts inline
+
+
+def test_model_output_with_markup_is_shown_as_text_and_runs_nothing(runs, tmp_path):
+    page = write_report(runs["xss"], tmp_path / "x.html")
+    html = page.read_text()
+    assert XSS not in html  # never written raw into the page
+    dom, console = browser(page, tmp_path)
+    assert not re.search(r"<body[^>]*data-pwned", dom)  # neither payload ran
+    assert not re.search(r"<img[^>]*onerror", dom)  # no element was made from the output
+    assert "<script>document.body" in visible_text(dom)  # the output is there, as text
+    assert console == []
+
+
+def test_compare_page_in_chromium(runs, tmp_path):
+    out = write_compare([runs["oracle"], runs["many"], runs["one"]], tmp_path / "c.html",
+                        csv_path=tmp_path / "c.csv")
+    dom, console = browser(out, tmp_path)
+    text = visible_text(dom)
+    assert console == []
+    assert "baseline: baseline:oracle" in text and "where the runs disagree" in text
+    assert re.search(r"120 of 120 rows", text)  # the 120 flipped (the one flip is among them)
+    rows = (tmp_path / "c.csv").read_text().splitlines()
+    assert rows[0].startswith("task,metric,run,value")
+    assert any(r.startswith("pope,mean/f1,test:oracle-wrong-120,") for r in rows)
+
+
+def test_paired_tests_separate_many_differences_from_one(runs):
+    data = comparison(load_runs([runs["oracle"], runs["many"], runs["one"]], None))
+    pope = next(t for t in data["tasks"] if t.name == "pope")
+    many, one = pope.mcnemar
+    assert (many["a_only"], many["b_only"], one["a_only"], one["b_only"]) == (120, 0, 1, 0)
+    assert many["p"] < 0.05 < one["p"]
+    f1 = next(r for r in pope.rows if r["metric"] == "mean/f1")
+    assert f1["tests"][0]["p"] < 0.05 < f1["tests"][1]["p"]
+    assert f1["tests"][0]["delta"] < 0 and f1["tests"][1]["delta"] < 0
+
+
+def test_compare_uses_the_shared_samples_and_says_so(runs, tmp_path):
+    part = tmp_path / "part"
+    shutil.copytree(runs["oracle"], part)
+    lines = (part / "samples" / "pope.jsonl").read_text().splitlines()
+    (part / "samples" / "pope.jsonl").write_text("\n".join(lines[:-90]) + "\n")
+    data = comparison(load_runs([part, runs["many"]], None))
+    pope = next(t for t in data["tasks"] if t.name == "pope")
+    assert pope.shared == len(lines) - 90
+    assert any("compared on the" in n for n in pope.notes)
+
+
+def test_runs_of_different_task_versions_are_not_tested(runs, tmp_path):
+    other = tmp_path / "other"
+    shutil.copytree(runs["many"], other)
+    meta = json.loads((other / "run.json").read_text())
+    meta["tasks"][0]["version"] = "99"
+    (other / "run.json").write_text(json.dumps(meta))
+    pope = next(t for t in comparison(load_runs([runs["oracle"], other], None))["tasks"]
+                if t.name == "pope")
+    assert not pope.comparable and any("task version differs" in n for n in pope.notes)
+
+
+def test_report_of_an_unfinished_directory_is_a_one_line_error(tmp_path):
+    with pytest.raises(RunDirError, match="run.json: missing; a report needs a finished run"):
+        write_report(tmp_path)
+
+
+def test_a_large_run_renders_small(runs, tmp_path):
+    """10,000 sample rows: the page stays under 20 MB (rows are paged by the browser script)."""
+    big = tmp_path / "big"
+    shutil.copytree(runs["many"], big)
+    lines = (big / "samples" / "pope.jsonl").read_text().splitlines()
+    many = [json.loads(line) for line in lines]
+    rows = []
+    for k in range(10_000 // len(many) + 1):
+        for r in many:
+            rows.append(json.dumps({**r, "request_id": f"{r['request_id']}#{k}"}))
+    (big / "samples" / "pope.jsonl").write_text("\n".join(rows[:10_000]) + "\n")
+    size = write_report(big, tmp_path / "big.html").stat().st_size
+    assert size < 20_000_000
+
+
+def test_the_browser_check_sees_console_errors(tmp_path):
+    """The console check above can fail: a page with an error is caught."""
+    page = tmp_path / "bad.html"
+    page.write_text("<!doctype html><body><script>undefinedFunction()</script></body>")
+    _, console = browser(page, tmp_path)
+    assert any("undefinedFunction" in line for line in console)

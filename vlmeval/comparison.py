@@ -1,0 +1,153 @@
+"""Runs of the same tasks compared on the samples they share: what `vlmeval compare` shows
+and `vlmeval gate` checks.
+
+Each task's runs are compared on the requests they all hold (the values are then recomputed on
+the shared requests, and a note says so). For every metric: the value per run, its delta
+against the baseline and a paired bootstrap over shared units (images for most tasks: both runs
+scored on the same resample; stats.paired_bootstrap). For per-sample correctness: an exact
+McNemar test. Runs whose task version, data or parsing policy differ are not tested, and the
+notes say which field differs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+from vlmeval.errors import ConfigError
+from vlmeval.stats import mcnemar, paired_bootstrap
+from vlmeval.store import Run, load_run
+
+ALPHA = 0.05
+# Metrics where lower is better (colours only; a delta's sign is printed either way).
+LOWER_IS_BETTER = ("false_positive_rate", "chair_i", "chair_s", "mae", "rmse", "unparsed_rate",
+                   "prior_agreement", "ece")
+NEUTRAL = ("yes_ratio", "chance", "majority_accuracy", "mean_length")
+
+
+def direction(metric: str) -> int:
+    """+1 higher is better, -1 lower is better, 0 neither."""
+    name = metric.rpartition("/")[2]
+    return 0 if name in NEUTRAL else -1 if name in LOWER_IS_BETTER else 1
+
+
+@dataclass
+class TaskComparison:
+    name: str
+    comparable: bool
+    notes: list[str] = field(default_factory=list)
+    rows: list[dict[str, Any]] = field(default_factory=list)  # one per metric
+    mcnemar: list[dict[str, Any]] = field(default_factory=list)  # one per non-baseline run
+    shared: int = 0
+
+
+def task_entry(run: Run, task: str) -> dict[str, Any]:
+    return next(t for t in run.meta["tasks"] if t["name"] == task)
+
+
+def rebuild_task(entry: dict[str, Any]):
+    """The task object that scored a run (for its count tables), from run.json's record."""
+    from vlmeval.tasks.suites import make_task
+
+    args = entry["args"]
+    spec = entry["name"] + (f":{args['base']}" if "base" in args else "")
+    options = {}
+    if args.get("synonyms") and Path(str(args["synonyms"])).is_file():
+        options["synonyms"] = Path(args["synonyms"])
+    return make_task(spec, options, limit=args.get("limit"), seed=args.get("seed", 0))
+
+
+def differences(runs: Sequence[Run], task: str) -> list[str]:
+    """What makes a task's runs not comparable: version, data fingerprint, parsing policy."""
+    base = task_entry(runs[0], task)
+    out = []
+    for run in runs[1:]:
+        entry = task_entry(run, task)
+        for key, label in (("version", "task version"), ("data_fingerprint", "data fingerprint")):
+            if entry.get(key) != base.get(key):
+                out.append(f"{label} differs: {runs[0].label} {base.get(key)} vs {run.label} {entry.get(key)}")
+        if run.meta["policy"] != runs[0].meta["policy"]:
+            out.append(f"parsing policy differs: {runs[0].label} {runs[0].meta['policy']} vs "
+                       f"{run.label} {run.meta['policy']}")
+    return out
+
+
+def compare_task(runs: Sequence[Run], task: str, seed: int = 0) -> TaskComparison:
+    """runs[0] is the baseline."""
+    out = TaskComparison(task, comparable=True)
+    diffs = differences(runs, task)
+    if diffs:
+        out.comparable = False
+        out.notes = diffs + ["values are shown as each run computed them; no deltas or tests"]
+        out.rows = [{"metric": m, "breakdown": m.startswith("fp/"), "tests": [],
+                     "values": [r.results["tasks"][task]["metrics"].get(m) for r in runs]}
+                    for m in runs[0].results["tasks"][task]["metrics"]]
+        return out
+    by_id = [{rec["request_id"]: rec for rec in run.records[task]} for run in runs]
+    shared_ids = [i for i in by_id[0] if all(i in b for b in by_id[1:])]
+    out.shared = len(shared_ids)
+    sizes = [len(b) for b in by_id]
+    subset = any(n != len(shared_ids) for n in sizes)
+    if subset:
+        out.notes.append(f"compared on the {len(shared_ids)} requests all runs hold (runs have "
+                         f"{', '.join(map(str, sizes))}); values below are recomputed on those")
+    policy = runs[0].meta["policy"]
+    task_obj = rebuild_task(task_entry(runs[0], task))
+    records = [[b[i] for i in shared_ids] for b in by_id]
+    tables = [task_obj.count_table(rs, policy) for rs in records]
+    if subset and tables[0] is not None:
+        values = [t.bootstrap(seed) for t in tables]
+        metrics = [{m: v.to_json() for m, v in vs.items()} for vs in values]
+    else:
+        metrics = [run.results["tasks"][task]["metrics"] for run in runs]
+    tests = [paired_bootstrap(tables[0], t, seed=seed) if tables[0] is not None else {}
+             for t in tables[1:]]
+    for m in metrics[0]:
+        if not all(m in ms for ms in metrics[1:]):
+            continue
+        row = {"metric": m, "breakdown": m.startswith("fp/"), "values": [ms[m] for ms in metrics],
+               "direction": direction(m), "tests": []}
+        for k, test in enumerate(tests, start=1):
+            base, other = metrics[0][m]["value"], metrics[k][m]["value"]
+            delta = None if base is None or other is None else round(other - base, 6)
+            t = test.get(m)
+            row["tests"].append({"delta": delta, "p": None if t is None or t.p != t.p else t.p,
+                                 "test": "paired bootstrap" if t is not None else None})
+        out.rows.append(row)
+    correct = [[r["verdict"]["correct"] if r.get("verdict") else None for r in rs] for rs in records]
+    for k in range(1, len(runs)):
+        pairs = [(a, b) for a, b in zip(correct[0], correct[k]) if a is not None and b is not None]
+        if pairs:
+            out.mcnemar.append({"run": runs[k].label, **mcnemar(*zip(*pairs))})
+    if tables[0] is None:
+        out.notes.append("this task has no per-unit count table: only per-sample correctness is tested")
+    return out
+
+
+def label_runs(runs: Sequence[Run]) -> None:
+    """Column names: the model spec, or the run directory where two runs share a spec."""
+    specs = [r.meta["model"]["spec"] for r in runs]
+    for run, spec in zip(runs, specs):
+        run.label = spec if specs.count(spec) == 1 else run.name
+
+
+def load_runs(paths: Sequence[Path], baseline: Path | None) -> list[Run]:
+    ordered = list(paths)
+    if baseline is not None:
+        ordered = [baseline] + [p for p in ordered if Path(p).resolve() != Path(baseline).resolve()]
+    if len(ordered) < 2:
+        raise ConfigError("vlmeval compare needs at least two run directories (or one and --baseline)")
+    runs = [load_run(p) for p in ordered]
+    label_runs(runs)
+    return runs
+
+
+def comparison(runs: Sequence[Run], seed: int = 0) -> dict[str, Any]:
+    task_sets = [set(r.results["tasks"]) for r in runs]
+    shared = [t for t in runs[0].results["tasks"] if all(t in s for s in task_sets)]
+    only = sorted(set().union(*task_sets) - set(shared))
+    return {"runs": runs, "tasks": [compare_task(runs, t, seed) for t in shared], "only": only,
+            "shared_tasks": shared}
+
+
