@@ -105,7 +105,7 @@ def test_runs_that_differ_in_task_version_are_refused(runs, tmp_path, capsys):
     (other / "run.json").write_text(json.dumps(meta))
     assert main(["gate", str(other), "--baseline", str(runs["base"])]) == 2
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "cannot gate pope: task version differs" in err
+    assert err.count("\n") == 1 and "cannot gate pope: task version differs: base 1 vs other 2" in err
 
 
 @pytest.mark.parametrize("text, needle", [
@@ -142,3 +142,14 @@ def test_metrics_without_paired_counts_use_the_ci(runs, tmp_path, capsys):
     spec.write_text("checks:\n  - {task: pope, metric: random/roc_auc, max_drop: 0, significant: true}\n")
     assert main(["gate", str(runs["worse"]), "--baseline", str(runs["base"]), "--spec", str(spec)]) == 1
     assert "outside the run's 95% CI" in capsys.readouterr().out
+
+
+def test_exact_passes_a_metric_undefined_in_both_runs(runs, tmp_path):
+    from vlmeval.gate import Check, judge
+
+    empty = {"value": None, "ci_low": None, "ci_high": None, "n": 0}
+    outcome = judge(Check("chair", "chair_i", exact=True), "chair", "chair_i", empty, empty, {}, 0.05)
+    assert outcome.passed
+    outcome = judge(Check("chair", "chair_i", max_drop=0.0), "chair", "chair_i", {"value": 0.2},
+                    empty, {}, 0.05)
+    assert not outcome.passed and "no value" in outcome.reason

@@ -11,6 +11,7 @@ says what fails:
         floor: 0.80             # absolute bound: below it fails (above it, for `lower`)
         max_drop: 0.02          # worsening against the baseline allowed
         significant: true       # a drop beyond max_drop fails only if it is significant
+                                # (alone, without max_drop: any significant drop fails)
       - task: "*"
         metric: "*"
         exact: true             # any change, either way, fails (pinned numbers)
@@ -31,7 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from vlmeval.comparison import ALPHA, compare_task, differences, direction
+from vlmeval.comparison import ALPHA, compare_task, differences, direction, label_runs
 from vlmeval.errors import ConfigError
 from vlmeval.store import Run
 
@@ -107,8 +108,10 @@ def load_spec(path: Path | None) -> tuple[list[Check], float]:
                 raise ConfigError(f"{where}: {key} must be a number, got {item[key]!r}")
         if item.get("max_drop") is not None and item["max_drop"] < 0:
             raise ConfigError(f"{where}: max_drop must be >= 0, got {item['max_drop']}")
+        significant = bool(item.get("significant", False))
+        max_drop = item.get("max_drop", 0.0 if significant else None)  # significant: any drop
         checks.append(Check(str(item["task"]), str(item["metric"]), item.get("direction"),
-                            item.get("floor"), item.get("max_drop"), bool(item.get("significant", False)),
+                            item.get("floor"), max_drop, significant,
                             bool(item.get("exact", False)), item.get("tolerance", EXACT_TOLERANCE)))
     alpha = data.get("alpha", ALPHA)
     if not isinstance(alpha, (int, float)) or not 0 < alpha < 1:
@@ -140,6 +143,7 @@ def resolve(checks: list[Check], baseline: Run, run: Run) -> list[tuple[Check, s
 def evaluate_gate(run: Run, baseline: Run, checks: list[Check], alpha: float = ALPHA,
                   seed: int = 0) -> list[Outcome]:
     targets = resolve(checks, baseline, run)
+    label_runs([baseline, run])  # names in messages: the model spec, else the directory
     for task in dict.fromkeys(t for _, t, _ in targets):
         diffs = differences([baseline, run], task)
         if diffs:
@@ -166,6 +170,8 @@ def judge(check: Check, task: str, metric: str, base: dict[str, Any], now: dict[
     def outcome(passed: bool, reason: str) -> Outcome:
         return Outcome(task, metric, passed, b, v, delta, p, how, reason)
 
+    if check.exact and b is None and v is None:
+        return outcome(True, "unchanged (undefined in both)")
     if v is None:
         return outcome(False, "the run has no value for this metric (n=0 or undefined)")
     if check.exact:
