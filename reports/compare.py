@@ -16,6 +16,7 @@ from vlmeval.reports import charts
 from vlmeval.reports.render import environment, page_script, sample_row, script_json, thumbnails
 from vlmeval.store import Run
 
+
 def disagreements(runs: Sequence[Run], tasks: Sequence[str]) -> list[dict[str, Any]]:
     """Samples where the runs' parsed answers or correctness differ (for free text without a
     verdict, where the raw outputs differ), with every run's output."""
