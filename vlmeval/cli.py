@@ -295,19 +295,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "run":
             return cmd_run(args, argv)
-        if args.command == "train":
-            return cmd_train(args)
-        if args.command == "doctor":
-            return cmd_doctor(args)
-        if args.command == "report":
-            return cmd_report(args)
-        if args.command == "compare":
-            return cmd_compare(args)
-        if args.command == "gate":
-            return cmd_gate(args)
-        if args.command == "baseline":
-            return cmd_baseline(args)
-        return cmd_list(args)
+        commands = {"train": cmd_train, "doctor": cmd_doctor, "report": cmd_report,
+                    "compare": cmd_compare, "gate": cmd_gate, "baseline": cmd_baseline,
+                    "list": cmd_list}
+        return commands[args.command](args)
     except UserError as e:
         print(f"vlmeval: error: {e}", file=sys.stderr)
         return 2
