@@ -1,10 +1,10 @@
 """Hallucination probes (installed as vlmeval.probes): tasks that test whether a model looks."""
 
-from vlmeval.registry import Registry
+from vlmeval.registry import Registry, discover
 from vlmeval.tasks.base import Task
 
 PROBES: Registry[type[Task]] = Registry("probe")
 
-from vlmeval.probes import chair, pope, variants  # noqa: E402  (register themselves)
+discover("vlmeval.probes")  # each probe file registers itself
 
-__all__ = ["PROBES", "chair", "pope", "variants"]
+__all__ = ["PROBES"]

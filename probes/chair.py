@@ -29,7 +29,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 
@@ -76,8 +76,9 @@ class SynonymTable:
 
     def __init__(self, lines: Iterable[str], source: str = "built-in") -> None:
         self.source = source
+        self.lines = list(lines)  # as given: run.json records them, so scoring needs no file
         self.phrases: dict[tuple[str, ...], str] = {}
-        for n, line in enumerate(lines, 1):
+        for n, line in enumerate(self.lines, 1):
             names = [" ".join(_WORD.findall(part.lower())) for part in line.split(",")]
             names = [x for x in names if x]
             if not names:
@@ -145,6 +146,8 @@ class ChairProbe(Task):
     headline = "chair_s"
     accepts = ("synonyms",)
     reads_data = True
+    lower_is_better = frozenset({"chair_i", "chair_s"})
+    neutral = frozenset({"mean_length"})
 
     def __init__(self, *, synonyms: Path | None = None, **common: Any) -> None:
         super().__init__(**common)
@@ -153,6 +156,15 @@ class ChairProbe(Task):
 
     def args(self) -> dict[str, Any]:
         return {**super().args(), "synonyms": self.table.source}
+
+    def scoring_inputs(self) -> dict[str, Any]:
+        """The synonym table actually used (its source and every line), so scoring needs
+        neither the synonyms file nor the COCO annotations."""
+        return {"synonyms": {"source": self.table.source, "lines": self.table.lines}}
+
+    def restore(self, scoring: Mapping[str, Any]) -> None:
+        table = scoring["synonyms"]
+        self.table = SynonymTable(table["lines"], table["source"])
 
     def requests(self) -> list[Request]:
         if self.data is not None:

@@ -41,14 +41,18 @@ def negatives(records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     return [r for r in records if r["meta"]["label"] == "no"]
 
 
-def fp_breakdown(records: Sequence[dict[str, Any]], samples: Sequence[Sample],
-                 parse: Callable[[str], Parsed], seed: int) -> dict[str, Any]:
-    """Metrics (by object, by co-occurrence bucket) and the most hallucinated objects."""
-    objects_of = {s.id: s.objects for s in samples}
-    cond = conditional_cooccurrence(samples)
+def cooccurrence_strength(absent: str, present: Sequence[str],
+                          cond: dict[str, dict[str, float]]) -> float:
+    """max over present objects p of P(absent | p); 0 when nothing is present."""
+    return max((cond.get(p, {}).get(absent, 0.0) for p in present), default=0.0)
+
+
+def fp_breakdown(records: Sequence[dict[str, Any]], read: Callable[[dict[str, Any]], Parsed],
+                 seed: int) -> dict[str, Any]:
+    """Metrics (by object, by co-occurrence bucket) and the most hallucinated objects.
+    Each negative record carries its co-occurrence strength in meta (set when planned)."""
     neg = negatives(records)
-    strength = np.array([max((cond.get(p, {}).get(r["meta"]["object"], 0.0)
-                              for p in objects_of.get(r["sample_id"], ())), default=0.0) for r in neg])
+    strength = np.array([r["meta"]["cooccurrence"] for r in neg], dtype=np.float64)
     cuts = np.quantile(strength, [1 / 3, 2 / 3]) if len(neg) else np.array([np.nan, np.nan])
     bucket = np.searchsorted(cuts, strength, side="right") if len(neg) else np.array([], int)
     categories = sorted({r["meta"]["object"] for r in neg})
@@ -58,7 +62,7 @@ def fp_breakdown(records: Sequence[dict[str, Any]], samples: Sequence[Sample],
     counts = np.zeros((len(units), len(groups), 2))  # negatives asked, said yes
     said_yes = Counter()
     for r, b in zip(neg, bucket):
-        yes = r["raw"] is not None and parse(r["raw"]).answer == "yes"
+        yes = read(r).answer == "yes"
         said_yes[r["meta"]["object"]] += yes
         for g in (f"by_object/{r['meta']['object']}", f"by_cooccurrence/{BUCKETS[b]}"):
             counts[units[r["sample_id"]], index[g]] += (1, yes)
@@ -69,9 +73,9 @@ def fp_breakdown(records: Sequence[dict[str, Any]], samples: Sequence[Sample],
     return {
         "metrics": bootstrap_metrics(counts, metrics, n_of, seed=seed),
         "most_hallucinated": [{"object": o, "false_positives": n, "asked": asked[o],
-                               "rate": round(n / asked[o], 6)}
+                               "rate": n / asked[o]}
                               for o, n in said_yes.most_common(10) if n],
-        "cooccurrence_cuts": [None if c != c else round(float(c), 6) for c in cuts],
+        "cooccurrence_cuts": [None if c != c else float(c) for c in cuts],
     }
 
 
@@ -163,4 +167,4 @@ def _round(values: np.ndarray, points: int = 200) -> list[float]:
     """At most `points` values (evenly spaced picks, ends kept) so run files stay small."""
     if len(values) > points:
         values = values[np.unique(np.linspace(0, len(values) - 1, points).round().astype(int))]
-    return [round(float(v), 6) for v in values]
+    return [float(v) for v in values]

@@ -26,7 +26,8 @@ from __future__ import annotations
 import random
 import re
 from collections import Counter, defaultdict
-from typing import Any, Sequence
+from dataclasses import replace
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
@@ -36,7 +37,8 @@ from vlmeval.data.sources import is_json_lines, load_samples
 from vlmeval.errors import ConfigError, DataError
 from vlmeval.parsing import parse_yes_no
 from vlmeval.probes import PROBES
-from vlmeval.probes.false_positive import fp_breakdown, score_mode
+from vlmeval.probes.false_positive import (conditional_cooccurrence, cooccurrence_strength,
+                                           fp_breakdown, score_mode)
 from vlmeval.records import Parsed, Request, Sample, Verdict
 from vlmeval.stats import CountTable, safe_ratio
 from vlmeval.tasks.base import Task, TaskScore
@@ -145,6 +147,28 @@ def _denominators(sums: np.ndarray) -> dict[str, np.ndarray]:
 METRICS = tuple(_metrics_for(np.zeros(len(COUNTS))))
 
 
+def positives_of(requests: Sequence[Request]) -> list[Sample]:
+    """Question files: each image with the objects asked about it whose answer is yes."""
+    positives: dict[str, list[str]] = {}
+    for r in requests:
+        objects = positives.setdefault(r.sample_id, [])
+        if r.target == "yes" and r.meta["object"] not in objects:
+            objects.append(r.meta["object"])
+    return [Sample(id=u, image=None, objects=tuple(o)) for u, o in positives.items()]
+
+
+def with_cooccurrence(requests: list[Request], samples: Sequence[Sample]) -> list[Request]:
+    """Each negative question with the strength of its absent object's co-occurrence with the
+    image's objects (meta["cooccurrence"], see false_positive.cooccurrence_strength), computed
+    over all the probe's images when the questions are planned: scoring reads it from the
+    record and needs no image annotations."""
+    objects_of = {s.id: s.objects for s in samples}
+    cond = conditional_cooccurrence(samples)
+    return [replace(r, meta={**r.meta, "cooccurrence": cooccurrence_strength(
+                r.meta["object"], objects_of.get(r.sample_id, ()), cond)})
+            if r.meta["label"] == "no" else r for r in requests]
+
+
 def outcome(label: str, parsed: Parsed) -> int:
     """Index into COUNTS for one answered question."""
     if parsed.status != "ok":
@@ -172,6 +196,8 @@ class PopeProbe(Task):
     version = "1"
     headline = "mean/f1"
     reads_data = True
+    lower_is_better = frozenset({"false_positive_rate", "unparsed_rate", "ece"})
+    neutral = frozenset({"yes_ratio"})
 
     def __init__(self, *, settings: Sequence[str] = SETTINGS, n_pos: int = 3, **common: Any) -> None:
         super().__init__(**common)
@@ -183,11 +209,26 @@ class PopeProbe(Task):
         self._score_mode: dict[tuple, Any] = {}
         self._is_instances: bool | None = None
         self._samples: list[Sample] | None = None
+        # The settings the plan holds: all configured ones on the built-in world; for --data,
+        # those its questions hold (set by requests(), or by restore() when rescoring).
+        self._planned: list[str] | None = list(self.settings) if self.data is None else None
 
     def args(self) -> dict[str, Any]:
         source = "scenes:eval" if self.data is None else str(self.data)
         return {**super().args(), "settings": list(self.settings), "n_pos": self.n_pos,
                 "source": source}
+
+    @classmethod
+    def scoring_kwargs(cls, args: Mapping[str, Any]) -> dict[str, Any]:
+        return {**super().scoring_kwargs(args), "settings": args["settings"], "n_pos": args["n_pos"]}
+
+    def scoring_inputs(self) -> dict[str, Any]:
+        """The settings the plan holds, in order (a question file holds one of them)."""
+        assert self._planned is not None, "scoring_inputs() before requests()"
+        return {"settings": list(self._planned)}
+
+    def restore(self, scoring: Mapping[str, Any]) -> None:
+        self._planned = list(scoring["settings"])
 
     def _instances(self) -> bool:
         """--data is a COCO instances JSON (POPE is built from it), not ready-made questions."""
@@ -210,19 +251,23 @@ class PopeProbe(Task):
             return coco.load_instances(self.data, self.images, self.n_pos,
                                        n_images=self.limit or 500, seed=self.seed)
         if self.data is not None:  # question files: the images and the objects asked as "yes"
-            positives: dict[str, list[str]] = {}
-            for r in self.requests():
-                objects = positives.setdefault(r.sample_id, [])
-                if r.target == "yes" and r.meta["object"] not in objects:
-                    objects.append(r.meta["object"])
-            return [Sample(id=u, image=None, objects=tuple(o)) for u, o in positives.items()]
+            return positives_of(self._file_requests())
         return select_images(scenes_samples("eval"), min_objects=self.n_pos)
 
     def requests(self) -> list[Request]:
         """Questions about the first `limit` images of the full benchmark (all if no limit), so a
         limited run asks exactly the questions the full run asks about those images."""
         if self.data is not None and not self._instances():
-            return self._file_requests()
+            out = self._file_requests()
+        else:
+            out = self._built_requests()
+        self._planned = [s for s in self.settings if any(r.meta["setting"] == s for r in out)
+                         or self.data is None]
+        self._planned += sorted({r.meta["setting"] for r in out} - set(self._planned))
+        return with_cooccurrence(out, self.samples() if self._instances() or self.data is None
+                                 else positives_of(out))
+
+    def _built_requests(self) -> list[Request]:
         samples = self.samples()
         keep = {s.id for s in samples[: self.limit]} if self.limit else {s.id for s in samples}
         out = []
@@ -281,7 +326,7 @@ class PopeProbe(Task):
         settings = self.settings_in(records)
         counts = np.zeros((len(units), len(settings), len(COUNTS)))
         for r in records:
-            parsed = Parsed.unparsed() if r["raw"] is None else self.parse(r["raw"], policy)
+            parsed = self.read(r, policy)
             counts[units[r["sample_id"]], settings.index(r["meta"]["setting"]),
                    outcome(r["meta"]["label"], parsed)] += 1
 
@@ -298,17 +343,16 @@ class PopeProbe(Task):
         return CountTable(list(units), counts, metrics, n_of)
 
     def settings_in(self, records: Sequence[dict[str, Any]]) -> list[str]:
-        """The configured settings (all of them on the built-in world), then any others the
-        records hold."""
+        """The settings the plan held (scoring_inputs), then any others the records hold."""
+        assert self._planned is not None, "scoring before requests() or restore()"
         present = {r["meta"]["setting"] for r in records}
-        return [s for s in self.settings if s in present or self.data is None] + \
-            sorted(present - set(self.settings))
+        return self._planned + sorted(present - set(self._planned))
 
     def score(self, records: Sequence[dict[str, Any]], policy: str, seed: int) -> TaskScore:
         table = self.count_table(records, policy)
         settings, totals = self.settings_in(records), table.counts.sum(axis=0)
         scored = table.bootstrap(seed)
-        fp = fp_breakdown(records, self.samples(), lambda raw: self.parse(raw, policy), seed)
+        fp = fp_breakdown(records, lambda r: self.read(r, policy), seed)
         scored.update({f"fp/{name}": m for name, m in fp["metrics"].items()})
         curves = {}
         for setting in settings:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import random
 import zlib
 from dataclasses import replace
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
@@ -25,6 +25,7 @@ from vlmeval.data import synthetic_ref
 from vlmeval.errors import ConfigError
 from vlmeval.probes import PROBES
 from vlmeval.records import Parsed, Request, Verdict
+from vlmeval.schema import is_answer
 from vlmeval.stats import CountTable, safe_ratio
 from vlmeval.tasks.base import Task, TaskScore
 
@@ -51,6 +52,24 @@ class VariantProbe(Task):
         return {**super().args(), "base": self.base_name, "base_version": self.base.version,
                 "base_args": self.base.args()}
 
+    def scoring_inputs(self) -> dict[str, Any]:
+        return {"base": self.base.scoring_inputs()}
+
+    def restore(self, scoring: Mapping[str, Any]) -> None:
+        pass  # the base task is restored by from_entry
+
+    @classmethod
+    def from_entry(cls, entry: Mapping[str, Any]) -> "VariantProbe":
+        """The probe and its base task, each from the recorded args and scoring inputs."""
+        from vlmeval.tasks.suites import resolve_task
+
+        args = entry["args"]
+        probe = cls(base=args["base"], **cls.scoring_kwargs(args))
+        probe.base = resolve_task(args["base"]).from_entry(
+            {"args": args["base_args"], "scoring": entry["scoring"]["base"]})
+        probe.restore(entry["scoring"])
+        return probe
+
     def base_requests(self) -> list[Request]:
         """The base task's requests, each (question, image) once: POPE asks its positives in
         every setting, and a repeated question adds no information here."""
@@ -72,15 +91,21 @@ class VariantProbe(Task):
     def parse(self, raw: str, policy: str) -> Parsed:
         return self.base.parse(raw, policy)
 
+    def read(self, record: Mapping[str, Any], policy: str) -> Parsed:
+        return self.base.read(record, policy)
+
     def verdict(self, record: dict[str, Any], parsed: Parsed) -> Verdict:
         return self.base.verdict(record, parsed)
 
     def answers(self, records: Sequence[dict[str, Any]], policy: str) -> dict[str, dict[str, Any]]:
-        """group -> variant -> (parsed answer or None, correct)."""
+        """group -> variant -> (parsed answer or None, correct), for answered records only (a
+        group missing a variant because its request failed is left out by the metrics)."""
         out: dict[str, dict[str, Any]] = {}
         for r in records:
-            parsed = Parsed(None, "error") if r["raw"] is None else self.parse(r["raw"], policy)
-            correct = bool(r["raw"] is not None and self.verdict(r, parsed).correct)
+            if not is_answer(r):
+                continue
+            parsed = self.read(r, policy)
+            correct = bool(self.verdict(r, parsed).correct)
             out.setdefault(r["meta"]["group"], {})[r["variant"]] = (parsed.answer, correct)
         return out
 
@@ -101,6 +126,12 @@ class ImageSwapProbe(VariantProbe):
     version = "1"
     headline = "pair_accuracy"
     variants = ("original", "swap_diff", "swap_same")
+
+    def scoring_inputs(self) -> dict[str, Any]:
+        return {**super().scoring_inputs(), "skipped": self.skipped}
+
+    def restore(self, scoring: Mapping[str, Any]) -> None:
+        self.skipped = scoring["skipped"]
 
     def requests(self) -> list[Request]:
         base = self.base_requests()
@@ -134,9 +165,11 @@ class ImageSwapProbe(VariantProbe):
         # columns: diff groups, flips, pairs right, same groups, stable, originals right
         counts = np.zeros((len(units), 6))
         for group, v in self.answers(records, policy).items():
+            if "original" not in v:
+                continue
             row = counts[unit_of[group]]
-            row[5] += v["original"][1]
             if "swap_diff" in v:
+                row[5] += v["original"][1]
                 row[[0, 1, 2]] += (1, v["original"][0] is not None and v["swap_diff"][0] is not None
                                    and v["original"][0] != v["swap_diff"][0],
                                    v["original"][1] and v["swap_diff"][1])
@@ -166,6 +199,7 @@ class BlindProbe(VariantProbe):
     version = "1"
     headline = "no_image/multimodal_gain"
     variants = ("original", "no_image", "blank", "noise")
+    lower_is_better = frozenset({"prior_agreement"})
 
     def requests(self) -> list[Request]:
         out = []

@@ -1,20 +1,27 @@
 """What every task and probe provides to the runner.
 
 A task plans Requests from its samples, parses raw outputs under a named policy, gives each
-answer a verdict, and turns the run's sample records into metrics. Scoring reads only the
-records stored in the run directory, so every number can be recomputed from it.
+answer a verdict, and turns the run's sample records into metrics.
+
+Scoring is a function of (records, recorded task entry, policy, seed): everything a task needs
+to score besides the records goes into run.json when the requests are planned (`args()` and
+`scoring_inputs()`), and `from_entry` rebuilds a task that scores from that entry alone, without
+its source data, images, option files or model (vlmeval/scoring.py; `vlmeval rescore`).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, ClassVar, Sequence
+from typing import Any, ClassVar, Mapping, Sequence
 
 from vlmeval.errors import ConfigError
 from vlmeval.parsing import POLICIES
 from vlmeval.records import Metric, Parsed, Request, Sample, Verdict
 from vlmeval.registry import Registry
+from vlmeval.schema import is_answer
 from vlmeval.stats import CountTable
+
+DIRECTIONS = ("higher", "lower", "neutral")
 
 
 class Task:
@@ -30,6 +37,10 @@ class Task:
     reads_data: ClassVar[bool] = False
     # Run options (RunConfig.task_options keys, e.g. "synonyms") the constructor takes.
     accepts: ClassVar[tuple[str, ...]] = ()
+    # Metric names (the part after the last "/") where lower is better, or neither is: compare,
+    # gate and the pages read these (results.json records each metric's direction).
+    lower_is_better: ClassVar[frozenset[str]] = frozenset()
+    neutral: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(self, *, limit: int | None = None, seed: int = 0, data: Path | None = None,
                  images: Path | None = None) -> None:
@@ -50,6 +61,34 @@ class Task:
             out.update(data=str(self.data), images=str(self.images) if self.images else None)
         return out
 
+    def scoring_inputs(self) -> dict[str, Any]:
+        """What scoring needs besides the records and args() (JSON values), recorded in run.json
+        after requests() ran: data-derived statistics, the synonym table used, the settings
+        planned. Scoring never reads source data or outside files."""
+        return {}
+
+    def restore(self, scoring: Mapping[str, Any]) -> None:
+        """Take back what scoring_inputs() recorded (on a task built by from_entry)."""
+        if scoring:
+            raise ValueError(f"{self.name}: unexpected scoring inputs {sorted(scoring)}")
+
+    @classmethod
+    def scoring_kwargs(cls, args: Mapping[str, Any]) -> dict[str, Any]:
+        """Constructor arguments, from the recorded args, of a task that only scores."""
+        return {"limit": args["limit"], "seed": args["seed"]}
+
+    @classmethod
+    def from_entry(cls, entry: Mapping[str, Any]) -> "Task":
+        """The task that scores a run, from its run.json entry alone (no data is read)."""
+        task = cls(**cls.scoring_kwargs(entry["args"]))
+        task.restore(entry["scoring"])
+        return task
+
+    def direction(self, metric: str) -> str:
+        """higher | lower | neutral: which way a metric of this task is better."""
+        leaf = metric.rpartition("/")[2]
+        return "lower" if leaf in self.lower_is_better else "neutral" if leaf in self.neutral else "higher"
+
     def data_samples(self) -> list[Sample]:
         """The samples of --data for this task (its fields: question, answers, extras)."""
         from vlmeval.data.sources import load_samples
@@ -62,6 +101,14 @@ class Task:
 
     def parse(self, raw: str, policy: str) -> Parsed:
         raise NotImplementedError
+
+    def read(self, record: Mapping[str, Any], policy: str) -> Parsed:
+        """The answer of a stored record under a policy: an errored request is status "error"
+        (never an answer); otherwise parse(raw). Tasks whose reading needs more of the record
+        than its text (text_mc: the choices and their log-probabilities) override this."""
+        if not is_answer(record):
+            return Parsed(None, "error")
+        return self.parse(record["raw"], policy)
 
     def verdict(self, record: dict[str, Any], parsed: Parsed) -> Verdict:
         raise NotImplementedError

@@ -41,6 +41,8 @@ class CountingTask(Task):
     version = "1"
     headline = "exact_accuracy"
     reads_data = True
+    lower_is_better = frozenset({"mae", "rmse", "unparsed_rate"})
+    neutral = frozenset({"majority_accuracy"})
 
     def requests(self) -> list[Request]:
         if self.data is not None:
@@ -87,7 +89,7 @@ class CountingTask(Task):
         counts = np.zeros((len(units), len(COLUMNS)))
         for r in records:
             u, gold = units[r["sample_id"]], r["meta"]["count"]
-            parsed = Parsed.unparsed() if r["raw"] is None else self.parse(r["raw"], policy)
+            parsed = self.read(r, policy)
             counts[u, [N, MAJORITY]] += (1, gold == majority)
             if parsed.answer is not None:
                 error = int(parsed.answer) - gold
@@ -115,7 +117,7 @@ class CountingTask(Task):
         top = max([MAX_COUNT, *(r["meta"]["count"] for r in records)])
         confusion = np.zeros((top + 1, top + 2), dtype=int)  # last column: unparsed
         for r in records:
-            parsed = Parsed.unparsed() if r["raw"] is None else self.parse(r["raw"], policy)
+            parsed = self.read(r, policy)
             column = -1 if parsed.answer is None else min(int(parsed.answer), top)
             confusion[r["meta"]["count"], column] += 1
         return TaskScore(

@@ -46,6 +46,7 @@ class SpatialTask(Task):
     version = "1"
     headline = "accuracy"
     reads_data = True
+    lower_is_better = frozenset({"unparsed_rate"})
 
     def requests(self) -> list[Request]:
         if self.data is not None:
@@ -105,7 +106,7 @@ class SpatialTask(Task):
         answers: dict[tuple[str, Any], list[tuple[str | None, bool]]] = defaultdict(list)
         for r in records:
             u, rel = units[r["sample_id"]], relations.index(r["meta"]["relation"])
-            parsed = Parsed.unparsed() if r["raw"] is None else self.parse(r["raw"], policy)
+            parsed = self.read(r, policy)
             correct = parsed.answer == r["meta"]["label"]
             counts[u, [N, CORRECT, UNPARSED, 6 + 2 * rel, 7 + 2 * rel]] += (
                 1, correct, parsed.answer is None, 1, correct)

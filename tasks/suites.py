@@ -9,11 +9,11 @@ from typing import Any, Mapping
 
 from vlmeval.errors import ConfigError
 from vlmeval.probes import PROBES
-from vlmeval.registry import Registry, UnknownName
-from vlmeval.tasks import captioning, counting, spatial, text, vqa  # noqa: F401  (register themselves)
+from vlmeval.registry import Registry, UnknownName, discover
 from vlmeval import plugins
 from vlmeval.tasks.base import TASKS, Task
 
+discover("vlmeval.tasks")  # each task file registers itself
 plugins.load(plugins.TASK_GROUP)
 
 Suite = Mapping[str, "int | None"]  # task -> --limit it runs with (None: every sample)

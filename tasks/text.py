@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import random
 import re
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
 from vlmeval.data import text
 from vlmeval.errors import DataError
 from vlmeval.records import Parsed, Request, Verdict
+from vlmeval.schema import is_answer
 from vlmeval.stats import CountTable, safe_ratio
 from vlmeval.tasks.base import TASKS, Task, TaskScore
 
@@ -119,6 +120,7 @@ class TextMCTask(Task):
     version = "1"
     headline = "accuracy"
     reads_data = True
+    neutral = frozenset({"chance"})
     n_choices = 4
 
     def requests(self) -> list[Request]:
@@ -145,11 +147,21 @@ class TextMCTask(Task):
                 for rid, group, question, choices, gold in items]
 
     def parse(self, raw: str, policy: str) -> Parsed:
-        """Generated text (adapters that cannot score): kept as written, matched in verdict."""
+        """Generated text as written (without a final period); read() matches it to a choice."""
         answer = raw.strip().rstrip(".").strip()
         return Parsed.ok(answer) if answer else Parsed.unparsed()
 
-    def pick(self, record: dict[str, Any], policy: str) -> tuple[int | None, int | None]:
+    def read(self, record: Mapping[str, Any], policy: str) -> Parsed:
+        """The chosen choice's text: by log-likelihood where the options were scored, else the
+        output matched to a choice (its text, or its letter under the official policy);
+        anything else is unparsed, and counted so."""
+        if not is_answer(record):
+            return Parsed(None, "error")
+        chosen, _ = self.pick(record, policy)
+        return Parsed.unparsed() if chosen is None else Parsed.ok(record["options"][chosen])
+
+    def pick(self, record: Mapping[str, Any], policy: str) -> tuple[int | None, int | None]:
+        """(choice by acc, choice by acc_norm), or (None, None) when nothing matches."""
         choices = record["options"]
         if record.get("option_logprobs"):
             return choose(choices, record["option_logprobs"])
@@ -166,10 +178,9 @@ class TextMCTask(Task):
         return None, None
 
     def verdict(self, record: dict[str, Any], parsed: Parsed) -> Verdict:
-        chosen, _ = self.pick(record, record["policy"])
-        if chosen is None:
+        if parsed.answer is None:
             return Verdict(correct=False, outcome="unparsed")
-        correct = chosen == record["meta"]["answer_index"]
+        correct = parsed.answer == record["options"][record["meta"]["answer_index"]]
         return Verdict(correct=correct, outcome="right" if correct else "wrong")
 
     def count_table(self, records: Sequence[dict[str, Any]], policy: str) -> CountTable:

@@ -148,8 +148,8 @@ def test_exact_passes_a_metric_undefined_in_both_runs(runs, tmp_path):
     from vlmeval.gate import Check, judge
 
     empty = {"value": None, "ci_low": None, "ci_high": None, "n": 0}
-    outcome = judge(Check("chair", "chair_i", exact=True), "chair", "chair_i", empty, empty, {}, 0.05)
+    outcome = judge(Check("chair", "chair_i", exact=True), "chair", "chair_i", empty, empty, {}, 0.05, -1)
     assert outcome.passed
     outcome = judge(Check("chair", "chair_i", max_drop=0.0), "chair", "chair_i", {"value": 0.2},
-                    empty, {}, 0.05)
+                    empty, {}, 0.05, -1)
     assert not outcome.passed and "no value" in outcome.reason

@@ -83,8 +83,8 @@ def test_popular_and_adversarial_are_harder_for_a_prior():
 
 def record(setting, sample_id, label, raw):
     return {"sample_id": sample_id, "request_id": f"{setting}/{sample_id}/{raw}/{label}",
-            "raw": raw, "options": ["yes", "no"], "option_logprobs": None,
-            "meta": {"setting": setting, "label": label, "object": "star"}}
+            "raw": raw, "error": None, "options": ["yes", "no"], "option_logprobs": None,
+            "meta": {"setting": setting, "label": label, "object": "star", "cooccurrence": 0.0}}
 
 
 def test_metrics_against_a_hand_computed_confusion_matrix():

@@ -1,8 +1,10 @@
-"""Command line: `vlmeval run | train | doctor | report | compare | gate | baseline | list`.
+"""Command line: `vlmeval run | rescore | train | doctor | report | compare | gate | baseline |
+list`.
 
 Imports of the engine happen inside the commands, so `vlmeval --help` is instant.
-Exit codes: 0 success, 2 bad input (one-line error), 130 interrupted (resume by running the
-same command again).
+Exit codes: 0 success, 2 bad input (one-line error), 3 run incomplete (more failed requests
+than --max-error-rate allows; run the same command again to retry them), 130 interrupted
+(resume by running the same command again).
 """
 
 from __future__ import annotations
@@ -21,6 +23,19 @@ def _positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a number >= 1, got {value}")
     return value
+
+
+def _rate(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number between 0 and 1, got {text!r}") from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"expected a number between 0 and 1, got {value}")
+    return value
+
+
+EXIT_INCOMPLETE = 3
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -68,6 +83,20 @@ def build_parser() -> argparse.ArgumentParser:
                      help="main parsing policy; results also report the other (official)")
     run.add_argument("--overwrite", action="store_true",
                      help="replace a run directory that holds a different run")
+    run.add_argument("--max-error-rate", type=_rate, default=0.0, metavar="R",
+                     help="share of a task's requests that may fail (0): above it the run ends "
+                          "`incomplete` with exit code 3; failed requests are retried when the "
+                          "same command runs again, and never count as answers")
+
+    rescore = sub.add_parser("rescore", help="recompute a run's results and report from its "
+                                             "stored outputs (no model)",
+                             description="Score RUN_DIR again from the raw outputs it stores, "
+                                         "with the installed parsers and metrics: results.json "
+                                         "and report.html are rewritten, nothing else. Needs "
+                                         "neither the model nor the source data.")
+    rescore.add_argument("run_dir", type=Path, metavar="RUN_DIR")
+    rescore.add_argument("--policy", choices=["official", "strict"],
+                         help="main parsing policy (default: the run's own)")
 
     train = sub.add_parser("train", help="train our own VLM on the scenes world",
                            description="Train our own LLaVA-style VLM on the scenes train split: "
@@ -177,11 +206,34 @@ def cmd_run(args: argparse.Namespace, argv: Sequence[str]) -> int:
                                       "allow_pickle": args.allow_pickle},
                        limit=args.limit, batch_size=args.batch_size, seed=args.seed,
                        policy=args.policy, overwrite=args.overwrite, adapter=args.adapter,
+                       max_error_rate=args.max_error_rate,
                        argv=("vlmeval", *argv))
     result = run(config)
     print(results_table(result.results))
     print(f"\nrun directory: {result.run_dir}\nreport: {result.run_dir / 'report.html'}")
-    return 0
+    return _incomplete(result.results)
+
+
+def _incomplete(results: dict) -> int:
+    """EXIT_INCOMPLETE (and a line on stderr per task) when tasks have too many errors."""
+    bad = {n: t for n, t in results["tasks"].items() if not t["complete"]}
+    for name, t in bad.items():
+        print(f"vlmeval: {name}: {t['errors']} of {t['n_requests']} requests failed (above "
+              f"--max-error-rate {results['scored']['max_error_rate']}); the run is incomplete. "
+              f"Run the same command again to retry them.", file=sys.stderr)
+    return EXIT_INCOMPLETE if bad else 0
+
+
+def cmd_rescore(args: argparse.Namespace) -> int:
+    from vlmeval.reports.text import results_table
+    from vlmeval.rescore import rescore
+
+    results, notes = rescore(args.run_dir, args.policy)
+    print(results_table(results))
+    for note in notes:
+        print(f"note: {note}")
+    print(f"\nrescored: {args.run_dir / 'results.json'}\nreport: {args.run_dir / 'report.html'}")
+    return _incomplete(results)
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
@@ -273,7 +325,8 @@ def cmd_list(args: argparse.Namespace) -> int:
         "adapters": [(n, describe(MODELS.get(n))) for n in MODELS],
         "tasks": [(n, describe(TASKS.get(n)) + (" [reads --data]" if TASKS.get(n).reads_data else ""))
                   for n in TASKS],
-        "probes": [(n, describe(PROBES.get(n))) for n in PROBES],
+        "probes": [(n, describe(PROBES.get(n)) + (" [reads --data]" if PROBES.get(n).reads_data else ""))
+                   for n in PROBES],
         "suites": [(n, describe_suite(n)) for n in SUITES],
     }
     chosen = sections if args.what == "all" else {args.what: sections[args.what]}
@@ -295,7 +348,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "run":
             return cmd_run(args, argv)
-        commands = {"train": cmd_train, "doctor": cmd_doctor, "report": cmd_report,
+        commands = {"rescore": cmd_rescore, "train": cmd_train, "doctor": cmd_doctor, "report": cmd_report,
                     "compare": cmd_compare, "gate": cmd_gate, "baseline": cmd_baseline,
                     "list": cmd_list}
         return commands[args.command](args)

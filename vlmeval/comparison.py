@@ -16,20 +16,19 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from vlmeval.errors import ConfigError
+from vlmeval.schema import is_answer
+from vlmeval.scoring import task_from_entry
 from vlmeval.stats import mcnemar, paired_bootstrap
 from vlmeval.store import Run, load_run
 
 ALPHA = 0.05
-# Metrics where lower is better (colours only; a delta's sign is printed either way).
-LOWER_IS_BETTER = ("false_positive_rate", "chair_i", "chair_s", "mae", "rmse", "unparsed_rate",
-                   "prior_agreement", "ece")
-NEUTRAL = ("yes_ratio", "chance", "majority_accuracy", "mean_length")
+SIGN = {"higher": 1, "lower": -1, "neutral": 0}
 
 
-def direction(metric: str) -> int:
-    """+1 higher is better, -1 lower is better, 0 neither."""
-    name = metric.rpartition("/")[2]
-    return 0 if name in NEUTRAL else -1 if name in LOWER_IS_BETTER else 1
+def direction(result: dict[str, Any], metric: str) -> int:
+    """+1 higher is better, -1 lower is better, 0 neither: as the task declared it in
+    results.json."""
+    return SIGN[result["directions"][metric]]
 
 
 @dataclass
@@ -46,30 +45,24 @@ def task_entry(run: Run, task: str) -> dict[str, Any]:
     return next(t for t in run.meta["tasks"] if t["name"] == task)
 
 
-def rebuild_task(entry: dict[str, Any]):
-    """The task object that scored a run (for its count tables), from run.json's record."""
-    from vlmeval.tasks.suites import make_task
-
-    args = entry["args"]
-    spec = entry["name"] + (f":{args['base']}" if "base" in args else "")
-    options = {}
-    if args.get("synonyms") and Path(str(args["synonyms"])).is_file():
-        options["synonyms"] = Path(args["synonyms"])
-    return make_task(spec, options, limit=args.get("limit"), seed=args.get("seed", 0))
-
-
 def differences(runs: Sequence[Run], task: str) -> list[str]:
-    """What makes a task's runs not comparable: version, data fingerprint, parsing policy."""
-    base = task_entry(runs[0], task)
+    """What makes a task's runs not comparable: the task version that built the requests or
+    that scored them, the data fingerprint, the scoring inputs, the parsing policy."""
+    base, base_result = task_entry(runs[0], task), runs[0].results["tasks"][task]
     out = []
     for run in runs[1:]:
-        entry = task_entry(run, task)
+        entry, result = task_entry(run, task), run.results["tasks"][task]
         for key, label in (("version", "task version"), ("data_fingerprint", "data fingerprint")):
-            if entry.get(key) != base.get(key):
-                out.append(f"{label} differs: {runs[0].label} {base.get(key)} vs {run.label} {entry.get(key)}")
-        if run.meta["policy"] != runs[0].meta["policy"]:
-            out.append(f"parsing policy differs: {runs[0].label} {runs[0].meta['policy']} vs "
-                       f"{run.label} {run.meta['policy']}")
+            if entry[key] != base[key]:
+                out.append(f"{label} differs: {runs[0].label} {base[key]} vs {run.label} {entry[key]}")
+        if entry["scoring"] != base["scoring"]:
+            keys = sorted(k for k in {*entry["scoring"], *base["scoring"]}
+                          if entry["scoring"].get(k) != base["scoring"].get(k))
+            out.append(f"scoring inputs differ ({', '.join(keys)}): {runs[0].label} vs {run.label}")
+        for key, label in (("version", "scoring task version"), ("policy", "parsing policy")):
+            if result[key] != base_result[key]:
+                out.append(f"{label} differs: {runs[0].label} {base_result[key]} vs "
+                           f"{run.label} {result[key]}")
     return out
 
 
@@ -84,7 +77,8 @@ def compare_task(runs: Sequence[Run], task: str, seed: int = 0) -> TaskCompariso
                      "values": [r.results["tasks"][task]["metrics"].get(m) for r in runs]}
                     for m in runs[0].results["tasks"][task]["metrics"]]
         return out
-    by_id = [{rec["request_id"]: rec for rec in run.records[task]} for run in runs]
+    # Errored requests are not answers: only requests every run answered are compared.
+    by_id = [{rec["request_id"]: rec for rec in run.records[task] if is_answer(rec)} for run in runs]
     shared_ids = [i for i in by_id[0] if all(i in b for b in by_id[1:])]
     out.shared = len(shared_ids)
     sizes = [len(b) for b in by_id]
@@ -92,8 +86,9 @@ def compare_task(runs: Sequence[Run], task: str, seed: int = 0) -> TaskCompariso
     if subset:
         out.notes.append(f"compared on the {len(shared_ids)} requests all runs hold (runs have "
                          f"{', '.join(map(str, sizes))}); values below are recomputed on those")
-    policy = runs[0].meta["policy"]
-    task_obj = rebuild_task(task_entry(runs[0], task))
+    result = runs[0].results["tasks"][task]
+    policy = result["policy"]
+    task_obj = task_from_entry(task_entry(runs[0], task))
     records = [[b[i] for i in shared_ids] for b in by_id]
     tables = [task_obj.count_table(rs, policy) for rs in records]
     if subset and tables[0] is not None:
@@ -107,10 +102,10 @@ def compare_task(runs: Sequence[Run], task: str, seed: int = 0) -> TaskCompariso
         if not all(m in ms for ms in metrics[1:]):
             continue
         row = {"metric": m, "breakdown": m.startswith("fp/"), "values": [ms[m] for ms in metrics],
-               "direction": direction(m), "tests": []}
+               "direction": direction(result, m), "tests": []}
         for k, test in enumerate(tests, start=1):
             base, other = metrics[0][m]["value"], metrics[k][m]["value"]
-            delta = None if base is None or other is None else round(other - base, 6)
+            delta = None if base is None or other is None else other - base
             t = test.get(m)
             row["tests"].append({"delta": delta, "p": None if t is None or t.p != t.p else t.p,
                                  "test": "paired bootstrap" if t is not None else None})

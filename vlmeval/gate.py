@@ -144,6 +144,14 @@ def evaluate_gate(run: Run, baseline: Run, checks: list[Check], alpha: float = A
                   seed: int = 0) -> list[Outcome]:
     targets = resolve(checks, baseline, run)
     label_runs([baseline, run])  # names in messages: the model spec, else the directory
+    for which in (run, baseline):
+        for task in dict.fromkeys(t for _, t, _ in targets):
+            result = which.results["tasks"][task]
+            if not result["complete"]:
+                raise ConfigError(
+                    f"cannot gate {task}: {which.label} ({which.path}) is incomplete, "
+                    f"{result['errors']} of {result['n_requests']} requests failed (above its "
+                    f"--max-error-rate); resume it with the same command so they are retried")
     for task in dict.fromkeys(t for _, t, _ in targets):
         diffs = differences([baseline, run], task)
         if diffs:
@@ -156,13 +164,15 @@ def evaluate_gate(run: Run, baseline: Run, checks: list[Check], alpha: float = A
         row = next(r for r in compared[task].rows if r["metric"] == metric)
         base, now = row["values"][0], row["values"][1]
         test = row["tests"][0]
-        out.append(judge(check, task, metric, base, now, test, alpha))
+        sign = {"higher": 1, "lower": -1}.get(check.direction or "",
+                                             direction(baseline.results["tasks"][task], metric) or 1)
+        out.append(judge(check, task, metric, base, now, test, alpha, sign))
     return out
 
 
 def judge(check: Check, task: str, metric: str, base: dict[str, Any], now: dict[str, Any],
-          test: dict[str, Any], alpha: float) -> Outcome:
-    sign = {"higher": 1, "lower": -1}.get(check.direction or "", direction(metric) or 1)
+          test: dict[str, Any], alpha: float, sign: int) -> Outcome:
+    """sign: +1 when higher is better, -1 when lower is."""
     b, v = base.get("value"), now.get("value")
     delta = None if b is None or v is None else v - b
     p, how = test.get("p"), test.get("test")

@@ -45,4 +45,7 @@ def _register(group: str, name: str, obj: object) -> None:
 
     if not (isinstance(obj, type) and issubclass(obj, Task)):
         raise TypeError(f"expected a vlmeval Task subclass, got {obj!r}")
+    if getattr(obj, "name", None) != name:  # run.json names the class by its registry key
+        raise TypeError(f"the entry point is named {name!r} but the task's `name` is "
+                        f"{getattr(obj, 'name', None)!r}; make them equal")
     TASKS.register(name)(obj)

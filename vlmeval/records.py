@@ -138,9 +138,10 @@ class Metric:
     n: int
 
     def to_json(self) -> dict[str, float | int | None]:
-        # JSON has no NaN: write null so every reader (browsers, jq) can load the file.
+        # JSON has no NaN: write null so every reader (browsers, jq) can load the file. Full
+        # precision: values are rounded only when printed.
         def clean(x: float) -> float | None:
-            return None if x != x else round(float(x), 6)
+            return None if x != x else float(x)
 
         return {"value": clean(self.value), "ci_low": clean(self.ci_low),
                 "ci_high": clean(self.ci_high), "n": int(self.n)}

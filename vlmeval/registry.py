@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import difflib
+import importlib
+import pkgutil
 from typing import Callable, Generic, Iterator, TypeVar
 
 from vlmeval.errors import UserError
@@ -47,3 +49,11 @@ class Registry(Generic[T]):
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.names())
+
+
+def discover(package: str) -> None:
+    """Import every module of a package, so each extension file registers itself: a new task,
+    probe or connector is one new file, with no import list to add it to."""
+    module = importlib.import_module(package)
+    for info in pkgutil.iter_modules(module.__path__):
+        importlib.import_module(f"{package}.{info.name}")

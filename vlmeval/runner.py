@@ -1,22 +1,21 @@
 """requests -> batches -> adapter -> store; resume; scoring into results.json.
 
-Running the same command again resumes: requests already in samples/<task>.jsonl are not
-recomputed, and results are computed from the stored records in planned order, so a resumed run
-ends with the same metrics as an uninterrupted one.
+Running the same command again resumes: requests already answered in samples/<task>.jsonl are
+not recomputed, failed ones are retried (the newest line for a request wins), and each task's
+file is compacted to one line per request in planned order, so a resumed run ends with the same
+records and metrics as an uninterrupted one. Scoring reads only the run directory
+(vlmeval/scoring.py).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import platform
 import re
-import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from importlib import metadata
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -24,9 +23,12 @@ from tqdm import tqdm
 
 from vlmeval.adapters import Adapter, resolve_model
 from vlmeval.errors import ConfigError
-from vlmeval.parsing import POLICY_VERSIONS, check_policy
-from vlmeval.records import Parsed, Prediction, Request, request_to_json
-from vlmeval.store import FORMAT_VERSION, RunDirError, RunStore
+from vlmeval.parsing import check_policy
+from vlmeval.provenance import versions
+from vlmeval.records import Prediction, Request, request_to_json
+from vlmeval.schema import FORMAT_VERSION, SampleRecord, is_answer
+from vlmeval.scoring import score_run
+from vlmeval.store import RunDirError, RunStore
 from vlmeval.tasks.base import Task
 from vlmeval.tasks.suites import make_task, suite_limits, suite_tasks
 
@@ -46,6 +48,8 @@ class RunConfig:
     seed: int = 0
     policy: str = "official"
     overwrite: bool = False
+    # Errored share of a task's requests above which the run ends `incomplete` (exit 3).
+    max_error_rate: float = 0.0
     adapter: str | None = None
     argv: tuple[str, ...] = field(default_factory=tuple)
     # --data: task name -> local file or folder ("" for the only task of the run).
@@ -90,6 +94,11 @@ class RunResult:
     run_dir: Path
     results: dict[str, Any]
 
+    @property
+    def status(self) -> str:
+        """finished, or incomplete when a task has more errored requests than allowed."""
+        return self.results["status"]
+
 
 def default_run_dir(config: RunConfig) -> Path:
     def clean(text: str) -> str:
@@ -103,29 +112,6 @@ def default_run_dir(config: RunConfig) -> Path:
 def data_fingerprint(requests: Sequence[Request]) -> str:
     blob = json.dumps([request_to_json(r) for r in requests], sort_keys=True).encode()
     return hashlib.sha256(blob).hexdigest()[:16]
-
-
-def versions() -> dict[str, str | None]:
-    def version(package: str) -> str | None:
-        try:
-            return metadata.version(package)
-        except metadata.PackageNotFoundError:
-            return None
-
-    return {"python": platform.python_version(), "vlmeval": version("vlmeval"),
-            "torch": version("torch"), "transformers": version("transformers"),
-            "numpy": version("numpy"), "pillow": version("pillow"), "git_rev": _git_rev()}
-
-
-def _git_rev() -> str | None:
-    try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).parent,
-                             capture_output=True, text=True, timeout=5)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    if out.returncode != 0:
-        return None
-    return out.stdout.strip() or None
 
 
 def _now() -> str:
@@ -156,38 +142,39 @@ def predict(adapter: Adapter, batch: Sequence[Request]) -> list[Prediction]:
 
 
 def make_record(task: Task, request: Request, pred: Prediction, policy: str) -> dict[str, Any]:
-    record = {
+    """The stored line for one request (vlmeval.schema.SampleRecord)."""
+    fields = {
         "task": request.task, "sample_id": request.sample_id, "request_id": request.request_id,
         "variant": request.variant, "image": request.image.to_json() if request.image else None,
         "prompt": request.prompt, "model_prompt": pred.model_prompt,
-        "target": request.target, "options": list(request.options),
+        "target": request.target, "options": tuple(request.options),
         "meta": dict(request.meta), "raw": pred.raw, "policy": policy,
-        "option_logprobs": list(pred.option_logprobs) if pred.option_logprobs is not None else None,
+        "option_logprobs": pred.option_logprobs, "error": pred.error,
+        "latency_ms": pred.latency_ms,
     }
-    parsed = Parsed(None, "error") if pred.raw is None else task.parse(pred.raw, policy)
-    record.update(
-        parsed=parsed.answer, parse_status=parsed.status,
-        verdict=None if pred.raw is None else task.verdict(record, parsed).to_json(),
-        error=pred.error, latency_ms=pred.latency_ms,
-    )
-    return record
+    if pred.raw is None and pred.error is None:
+        fields["error"] = "adapter returned no output"
+    parsed = task.read(fields, policy)
+    verdict = task.verdict(fields, parsed).to_json() if is_answer(fields) else None
+    return SampleRecord(**fields, parsed=parsed.answer, parse_status=parsed.status,
+                        verdict=verdict).to_json()
 
 
 def _stored(store: RunStore, tasks: Sequence[Task]) -> int:
-    return sum(len(store.load_records(t.name)) for t in tasks)
+    return sum(sum(map(is_answer, store.load_records(t.name))) for t in tasks)
 
 
 def run_task(task: Task, plan: Sequence[Request], adapter: Adapter, store: RunStore,
              config: RunConfig) -> None:
-    """Compute every planned request not yet stored."""
-    stored = store.load_records(task.name)
+    """Compute every planned request without a stored answer (new ones, and failed ones again),
+    then compact the task's file to one line per request in planned order."""
+    stored = {r["request_id"]: r for r in store.load_records(task.name, repair=True)}
     planned = {r.request_id for r in plan}
-    stray = next((r["request_id"] for r in stored if r["request_id"] not in planned), None)
+    stray = next((rid for rid in stored if rid not in planned), None)
     if stray is not None:
         raise RunDirError(f"{store.samples_path(task.name)}: request {stray!r} is not in this "
                          f"run's plan; pass --out to use another directory or --overwrite")
-    done = {r["request_id"] for r in stored}
-    pending = [r for r in plan if r.request_id not in done]
+    pending = [r for r in plan if r.request_id not in stored or not is_answer(stored[r.request_id])]
     with tqdm(total=len(plan), initial=len(plan) - len(pending), desc=task.name, unit="req",
               file=sys.stderr, disable=None, dynamic_ncols=True) as bar:
         for start in range(0, len(pending), config.batch_size):
@@ -196,51 +183,10 @@ def run_task(task: Task, plan: Sequence[Request], adapter: Adapter, store: RunSt
             store.append(task.name, [make_record(task, r, p, config.policy)
                                      for r, p in zip(batch, preds)])
             bar.update(len(batch))
-
-
-def score_task(task: Task, plan: Sequence[Request], records: list[dict[str, Any]],
-               config: RunConfig) -> dict[str, Any]:
-    order = {r.request_id: i for i, r in enumerate(plan)}
-    records = sorted(records, key=lambda r: order[r["request_id"]])
-    missing = len(plan) - len(records)
-    if missing:
-        raise RuntimeError(f"{task.name}: {missing} planned requests have no stored prediction")
-    scores = {p: task.score(records, p, config.seed) for p in task.policies}
-    main = scores[config.policy]
-    parse = {}
-    for p in task.policies:
-        statuses = ["error" if r["raw"] is None else task.parse(r["raw"], p).status for r in records]
-        parse[p] = {s: statuses.count(s) for s in ("ok", "unparsed", "error")}
-    latencies = [r["latency_ms"] for r in records if r["error"] is None]
-    return {
-        "version": task.version,
-        "policy": config.policy,
-        "policy_version": POLICY_VERSIONS[config.policy],
-        "headline": task.headline,
-        "n_requests": len(records),
-        "errors": sum(r["error"] is not None for r in records),
-        **_plain(main),
-        "parse": parse,
-        "by_policy": {p: {"policy_version": POLICY_VERSIONS[p], "metrics": _plain(s)["metrics"]}
-                      for p, s in scores.items() if p != config.policy},
-        "parser_sensitivity": {
-            p: {name: _delta(s.metrics[name].value, main.metrics[name].value)
-                for name in main.metrics}
-            for p, s in scores.items() if p != config.policy},
-        "timing": {"model_ms_total": round(sum(latencies), 1),
-                   "model_ms_mean": round(sum(latencies) / len(latencies), 3) if latencies else None},
-    }
-
-
-def _delta(other: float, main: float) -> float | None:
-    d = other - main
-    return None if d != d else round(d, 6)
-
-
-def _plain(score: dict[str, Any]) -> dict[str, Any]:
-    out = dict(score)
-    out["metrics"] = {k: m.to_json() for k, m in score["metrics"].items()}
-    return out
+    lines = store.read_lines(task.name)
+    if [r["request_id"] for r in lines] != [r.request_id for r in plan]:
+        newest = {r["request_id"]: r for r in lines}
+        store.compact(task.name, [newest[r.request_id] for r in plan])
 
 
 def run(config: RunConfig, adapter: Adapter | None = None) -> RunResult:
@@ -260,6 +206,8 @@ def run(config: RunConfig, adapter: Adapter | None = None) -> RunResult:
             raise ConfigError(f"--{option} applies to none of this run's tasks "
                               f"({', '.join(t.name for t in tasks)})")
     adapter = adapter or resolve_model(config.model, config.adapter, config.model_options)
+    if not 0.0 <= config.max_error_rate <= 1.0:
+        raise ConfigError(f"--max-error-rate must be between 0 and 1, got {config.max_error_rate}")
     plans = {t.name: t.requests() for t in tasks}
     store = RunStore(config.out or default_run_dir(config))
     if config.overwrite:
@@ -273,13 +221,15 @@ def run(config: RunConfig, adapter: Adapter | None = None) -> RunResult:
         "finished": None,
         "seed": config.seed,
         "policy": config.policy,
+        "max_error_rate": config.max_error_rate,
         "limit": config.limit,
         "batch_size": config.batch_size,
         "suite": config.suite,
         "versions": versions(),
         "model": {"spec": config.model, "adapter": type(adapter).__name__,
                   "fingerprint": adapter.fingerprint, **adapter.info()},
-        "tasks": [{"name": t.name, "version": t.version, "args": t.args(),
+        "tasks": [{"name": t.name, "registry_key": type(t).name, "version": t.version,
+                   "args": t.args(), "scoring": t.scoring_inputs(),
                    "data_fingerprint": data_fingerprint(plans[t.name]),
                    "n_requests": len(plans[t.name])} for t in tasks],
         "attempts": (previous or {}).get("attempts", []) + [{"started": _now(), "computed": None}],
@@ -297,14 +247,10 @@ def run(config: RunConfig, adapter: Adapter | None = None) -> RunResult:
         meta["attempts"][-1]["counters"] = adapter.counters()
         store.write_run(meta)
         raise
-    results = {
-        "format_version": FORMAT_VERSION,
-        "model": config.model,
-        "tasks": {t.name: score_task(t, plans[t.name], store.load_records(t.name), config)
-                  for t in tasks},
-    }
+    results = score_run(meta, {t.name: store.load_records(t.name) for t in tasks},
+                        where=str(store.root), versions=meta["versions"])
     store.write_results(results)
-    meta.update(status="finished", finished=_now())
+    meta.update(status=results["status"], finished=_now())
     meta["attempts"][-1]["computed"] = _stored(store, tasks) - stored_before
     meta["attempts"][-1]["counters"] = adapter.counters()
     store.write_run(meta)

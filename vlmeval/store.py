@@ -5,8 +5,11 @@
     runs/<name>/results.json      metrics per task
 
 Samples files are append-only and each batch is flushed and fsynced, so an interruption at any
-point (Ctrl-C, kill -9, power loss) loses at most the batch in flight; a partial last line is
-cut off when the run resumes. JSON files are replaced atomically.
+point (Ctrl-C, kill -9, power loss) loses at most the batch in flight. Only the runner writes:
+a resuming run cuts off a partial last line and compacts the file (one line per request, the
+newest, after failed requests were retried); readers (report, compare, gate, rescore) skip a
+partial last line and, where a request has several lines, take the newest. JSON files are
+replaced atomically. The fields of every file are in vlmeval/schema.py.
 """
 
 from __future__ import annotations
@@ -18,8 +21,9 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from vlmeval.errors import UserError
+from vlmeval.schema import FORMAT_VERSION, check_record, check_run
 
-FORMAT_VERSION = 1
+__all__ = ["FORMAT_VERSION", "RunDirError", "RunStore", "Run", "load_run"]
 
 
 class RunDirError(UserError):
@@ -87,48 +91,73 @@ class RunStore:
         write_json_atomic(self.run_json, meta)
 
     def read_run(self) -> dict[str, Any]:
-        return read_json(self.run_json)
+        return check_run(read_json(self.run_json), str(self.run_json))
 
     def write_results(self, results: dict[str, Any]) -> None:
         write_json_atomic(self.results_json, results)
 
-    def load_records(self, task: str) -> list[dict[str, Any]]:
-        """All complete lines of a task's samples file; a partial last line is cut off."""
+    def read_lines(self, task: str, repair: bool = False) -> list[dict[str, Any]]:
+        """Every complete line of a task's samples file, checked against the schema, in file
+        order. A partial last line (an interrupted write) is skipped; with repair (the runner
+        resuming, and only it) it is also cut off so appends start on a clean line."""
         path = self.samples_path(task)
         if not path.exists():
             return []
         data = path.read_bytes()
         end = data.rfind(b"\n") + 1
         if end < len(data):
-            # The last write was interrupted: drop its fragment so appends start on a clean line.
-            with open(path, "r+b") as f:
-                f.truncate(end)
-                f.flush()
-                os.fsync(f.fileno())
+            if repair:
+                with open(path, "r+b") as f:
+                    f.truncate(end)
+                    f.flush()
+                    os.fsync(f.fileno())
             data = data[:end]
         records = []
         for number, line in enumerate(data.splitlines(), 1):
             if not line.strip():
                 continue
             try:
-                records.append(json.loads(line))
-            except json.JSONDecodeError:
+                records.append(check_record(json.loads(line), f"{path}:{number}"))
+            except (json.JSONDecodeError, UnicodeDecodeError):
                 raise RunDirError(
                     f"{path}:{number}: not a JSON line; the file is damaged, delete it to "
                     f"recompute that task") from None
         return records
 
+    def load_records(self, task: str, repair: bool = False) -> list[dict[str, Any]]:
+        """One record per request: the newest line for each request id (a retried failure, or
+        a line written twice), in the order the requests first appear."""
+        newest: dict[str, dict[str, Any]] = {}
+        for record in self.read_lines(task, repair):
+            newest[record["request_id"]] = record
+        return list(newest.values())
+
+    def compact(self, task: str, records: list[dict[str, Any]]) -> None:
+        """Replace a task's samples file by these records (atomically: an interruption leaves
+        the old file or the new one, never a mix)."""
+        path = self.samples_path(task)
+        tmp = path.with_name(path.name + ".tmp")
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write("".join(_line(r) for r in records))
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+
     def append(self, task: str, records: Iterable[dict[str, Any]]) -> None:
-        lines = "".join(json.dumps(r, ensure_ascii=False, allow_nan=False) + "\n" for r in records)
+        lines = "".join(_line(r) for r in records)
         with open(self.samples_path(task), "a", encoding="utf-8") as f:
             f.write(lines)
             f.flush()
             os.fsync(f.fileno())
 
 
+def _line(record: dict[str, Any]) -> str:
+    return json.dumps(record, ensure_ascii=False, allow_nan=False) + "\n"
+
+
 def identity(meta: dict[str, Any]) -> dict[str, Any]:
     """What makes two runs the same run (batch size, argv and timing do not)."""
-    tasks = [{k: t.get(k) for k in ("name", "version", "args", "data_fingerprint")}
+    tasks = [{k: t.get(k) for k in ("name", "version", "args", "scoring", "data_fingerprint")}
              for t in meta.get("tasks", [])]
     model = meta.get("model", {})
     # Ordered so a mismatch names the plainest differing field first.
@@ -166,8 +195,25 @@ def load_run(path: Path) -> Run:
             raise RunDirError(f"{needed}: missing; a report needs a finished run directory "
                               f"(run `vlmeval run ... --out {path}` to completion first)")
     meta, results = store.read_run(), read_json(store.results_json)
-    return Run(store.root, meta, results,
-               {task: store.load_records(task) for task in results["tasks"]})
+    return _run(store.root, meta, results, {entry["name"]: store.load_records(entry["name"])
+                                            for entry in meta["tasks"]})
+
+
+def _run(path: Path, meta: dict[str, Any], results: dict[str, Any],
+         records: dict[str, list[dict[str, Any]]], label: str = "") -> Run:
+    """A Run whose records are read as results.json was scored (its policy, installed code)."""
+    from vlmeval.scoring import reread
+
+    if not isinstance(results, dict) or not isinstance(results.get("tasks"), dict):
+        raise RunDirError(f"{path}: results without a 'tasks' object; rescore the run "
+                          f"(`vlmeval rescore RUN_DIR`)")
+    for entry in meta["tasks"]:
+        if entry["name"] not in results["tasks"]:
+            raise RunDirError(f"{path}: results.json has no task {entry['name']!r} although "
+                              f"run.json plans it; rescore the run (`vlmeval rescore RUN_DIR`)")
+        records[entry["name"]] = reread(entry, records.get(entry["name"], []),
+                                        results["tasks"][entry["name"]]["policy"])
+    return Run(path, meta, results, records, label=label)
 
 
 BASELINE_FORMAT = "vlmeval-baseline"
@@ -176,7 +222,7 @@ BASELINE_FORMAT = "vlmeval-baseline"
 def save_baseline(run: Run, out: Path) -> None:
     """One JSON file with the run's run.json, results.json and every sample line: enough for a
     gate to compare against it, paired tests included, without the run directory."""
-    write_json_atomic(Path(out), {"format": BASELINE_FORMAT, "format_version": 1,
+    write_json_atomic(Path(out), {"format": BASELINE_FORMAT, "format_version": FORMAT_VERSION,
                                   "source": str(run.path), "run": run.meta,
                                   "results": run.results, "samples": run.records}, indent=None)
 
@@ -186,4 +232,11 @@ def load_baseline(path: Path) -> Run:
     if not isinstance(data, dict) or data.get("format") != BASELINE_FORMAT:
         raise RunDirError(f"{path}: not a baseline file (no \"format\": \"{BASELINE_FORMAT}\"); "
                           f"make one with `vlmeval baseline save RUN_DIR -o {path.name}`, or pass a run directory")
-    return Run(path, data["run"], data["results"], data["samples"], label=path.stem)
+    if data.get("format_version") != FORMAT_VERSION:
+        raise RunDirError(f"{path}: baseline format_version {data.get('format_version')!r}, this "
+                          f"vlmeval reads {FORMAT_VERSION}; save it again from its run directory "
+                          f"(`vlmeval baseline save`) or rerun that run with this version")
+    meta = check_run(data["run"], f"{path} (run)")
+    samples = {task: [check_record(r, f"{path} (samples of {task}, record {i})")
+                      for i, r in enumerate(records)] for task, records in data["samples"].items()}
+    return _run(path, meta, data["results"], samples, label=path.stem)

@@ -1,6 +1,8 @@
 """Connectors, one small registered file each."""
 
-from vlmeval.vlm.connectors import cross_attn, linear, mlp2x_gelu, resampler  # noqa: F401
+from vlmeval.registry import discover
 from vlmeval.vlm.connectors.base import CONNECTORS, Connector
+
+discover("vlmeval.vlm.connectors")  # each connector file registers itself
 
 __all__ = ["CONNECTORS", "Connector"]
