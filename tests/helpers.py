@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import zlib
+
 from vlmeval.adapters.baselines import BlindAdapter, OracleAdapter
 
 
 class FlakyAdapter(BlindAdapter):
     """The blind baseline, but raises on chosen prompts and (optionally) after N batches."""
 
-    def __init__(self, fail_on: str | None = None, interrupt_after: int | None = None) -> None:
+    def __init__(self, fail_on: str | None = None, interrupt_after: int | None = None,
+                 fail_share: float = 0.0) -> None:
         super().__init__("test:flaky")
         self.fingerprint = "baseline:blind@1"  # same behaviour as the blind baseline
         self.fail_on = fail_on
+        self.fail_share = fail_share  # fails the requests whose id hashes below this share
         self.interrupt_after = interrupt_after
         self.batches = 0
         self.seen: list[str] = []
@@ -22,8 +26,14 @@ class FlakyAdapter(BlindAdapter):
         self.batches += 1
         if self.fail_on and any(self.fail_on in r.prompt for r in requests):
             raise RuntimeError("planted failure")
+        if any(self.fails(r) for r in requests):
+            raise RuntimeError("planted failure")
         self.seen.extend(r.request_id for r in requests)
         return super().generate(requests)
+
+
+    def fails(self, request) -> bool:
+        return zlib.crc32(request.request_id.encode()) % 1000 < self.fail_share * 1000
 
 
 class SlowBlindAdapter(BlindAdapter):

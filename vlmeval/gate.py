@@ -180,8 +180,8 @@ def judge(check: Check, task: str, metric: str, base: dict[str, Any], now: dict[
     def outcome(passed: bool, reason: str) -> Outcome:
         return Outcome(task, metric, passed, b, v, delta, p, how, reason)
 
-    if check.exact and b is None and v is None:
-        return outcome(True, "unchanged (undefined in both)")
+    if b is None and v is None and check.floor is None:
+        return outcome(True, "undefined in both runs (n=0): nothing to compare")
     if v is None:
         return outcome(False, "the run has no value for this metric (n=0 or undefined)")
     if check.exact:

@@ -1,0 +1,268 @@
+"""The run directory is the truth (issue 20): each case that used to give a wrong number or a
+wrong exit code, named after it, plus failed requests retried on resume and `vlmeval rescore`."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from fractions import Fraction
+
+import pytest
+
+from data_fixtures import DATA_FIXTURES, chair_instances
+from helpers import FlakyAdapter, OracleWrongOn
+from test_data_sources import _Baseline
+from vlmeval.adapters.baselines import OracleAdapter
+from vlmeval.cli import main
+from vlmeval.data import scenes
+from vlmeval.runner import RunConfig, run
+from vlmeval.store import load_run
+
+
+def results_of(run_dir):
+    return json.loads((run_dir / "results.json").read_text())
+
+
+def without_scored(results):
+    return {k: v for k, v in results.items() if k != "scored"}
+
+
+def test_compare_and_gate_work_on_a_transform_over_another_task(tmp_path, capsys):
+    """image_swap:counting used to be rebuilt as image_swap:counting:counting: exit 2."""
+    a = tmp_path / "a"
+    assert main(["run", "--model", "baseline:oracle", "--tasks", "image_swap:counting",
+                 "--limit", "20", "--out", str(a)]) == 0
+    assert main(["compare", str(a), str(a), "-o", str(tmp_path / "c.html"),
+                 "--csv", str(tmp_path / "c.csv")]) == 0
+    rows = [line.split(",") for line in (tmp_path / "c.csv").read_text().splitlines()[1:]]
+    tested = [r for r in rows if r[-1]]  # the second run's rows: delta and p
+    assert len(tested) == len(rows) // 2
+    assert all(r[-1] == "paired bootstrap" and float(r[-2]) == 1.0 for r in tested)
+    capsys.readouterr()
+    assert main(["gate", str(a), "--baseline", str(a)]) == 0
+    assert "PASS image_swap:counting pair_accuracy: 1.0000 -> 1.0000" in capsys.readouterr().out
+
+
+class MentionsAnAbsentObjectOnOddImages(_Baseline):
+    def answer(self, request):
+        absent = next(c for c in scenes.CATEGORIES if c not in request.meta["objects"])
+        odd = int(request.sample_id.split("-")[1]) % 2
+        return f"A {request.meta['objects'][0]}" + (f" and a {absent}." if odd else ".")
+
+
+def test_chair_on_coco_compare_and_gate_use_the_synonym_table_the_run_used(tmp_path, capsys):
+    """Without --synonyms, CHAIR on COCO maps words with the category names; compare and gate
+    used to rescore with the scenes table (chair_s 0.0, recall 0.0 where results said more)."""
+    data, _ = chair_instances(tmp_path / "coco")
+    model = MentionsAnAbsentObjectOnOddImages("m")
+    result = run(RunConfig(model="m", tasks=("chair",), data={"": data}, out=tmp_path / "a"), model)
+    stored = result.results["tasks"]["chair"]["metrics"]
+    assert stored["chair_s"]["value"] == 0.5 and stored["recall"]["value"] > 0
+    shutil.move(tmp_path / "coco", tmp_path / "elsewhere")  # the data is not needed any more
+    worse = run(RunConfig(model="m", tasks=("chair",), data={"": tmp_path / "elsewhere" / data.name},
+                          out=tmp_path / "b"), MentionsAnAbsentObjectOnOddImages("m"))
+    assert worse.results["tasks"]["chair"]["metrics"] == stored
+    from vlmeval.comparison import comparison, load_runs
+
+    compared = comparison(load_runs([tmp_path / "a", tmp_path / "a"], None))
+    (task,) = compared["tasks"]
+    values = {row["metric"]: row["values"][1]["value"] for row in task.rows}
+    assert values["chair_s"] == 0.5 and values["recall"] == stored["recall"]["value"]
+    spec = tmp_path / "exact.yaml"
+    spec.write_text("checks:\n  - {task: chair, metric: '*', exact: true}\n")
+    assert main(["gate", str(tmp_path / "a"), "--baseline", str(tmp_path / "a"), "--spec", str(spec)]) == 0
+    assert "FAIL" not in capsys.readouterr().out
+
+
+def test_pope_question_files_compare_on_their_own_settings_with_a_paired_test(tmp_path, capsys):
+    """A POPE question file holds one setting: compare and gate used to add the others, make
+    mean/* NaN and fall back from the paired test to the CI heuristic without saying so."""
+    data, images = DATA_FIXTURES["pope"]["question_file"](tmp_path / "pope")
+    for name, model in (("base", OracleAdapter("baseline:oracle")), ("worse", OracleWrongOn(3))):
+        run(RunConfig(model=model.name, tasks=("pope",), data={"": data}, images=images,
+                      out=tmp_path / name), model)
+    from vlmeval.comparison import comparison, load_runs
+
+    (task,) = comparison(load_runs([tmp_path / "base", tmp_path / "worse"], None))["tasks"]
+    rows = {row["metric"]: row for row in task.rows}
+    assert not any(m.startswith(("random/", "popular/")) for m in rows)
+    assert rows["mean/f1"]["values"][0]["value"] == 1.0
+    assert rows["mean/f1"]["values"][1]["value"] < 1.0
+    assert rows["mean/f1"]["tests"][0]["test"] == "paired bootstrap"
+    capsys.readouterr()
+    main(["gate", str(tmp_path / "worse"), "--baseline", str(tmp_path / "base")])
+    line = next(l for l in capsys.readouterr().out.splitlines() if "mean/f1" in l)
+    assert "paired bootstrap" in line and "nan" not in line.lower()
+
+
+def test_failed_requests_are_retried_on_resume_and_left_out_of_metrics(tmp_path, capsys):
+    """An adapter that fails on 10% of requests, then a healthy one: the resume recomputes
+    exactly the failed requests and ends equal to a clean run; with failures left the run is
+    incomplete (exit 3), and gate refuses it."""
+    clean = run(RunConfig(model="test:flaky", tasks=("pope",), limit=20, out=tmp_path / "clean"),
+                FlakyAdapter())
+    out = tmp_path / "cut"
+    flaky = FlakyAdapter(fail_share=0.1)
+    first = run(RunConfig(model="test:flaky", tasks=("pope",), limit=20, out=out), flaky)
+    records = [json.loads(l) for l in (out / "samples" / "pope.jsonl").read_text().splitlines()]
+    failed = {r["request_id"] for r in records if r["error"]}
+    assert 0.05 * 360 < len(failed) < 0.15 * 360
+    pope = first.results["tasks"]["pope"]
+    assert first.status == "incomplete" and not pope["complete"]
+    assert pope["errors"] == len(failed) and pope["error_rate"] == len(failed) / 360
+    # Errors are not answers: they are in no denominator.
+    assert pope["metrics"]["mean/accuracy"]["n"] == 360 - len(failed)
+    assert json.loads((out / "run.json").read_text())["status"] == "incomplete"
+    capsys.readouterr()
+    assert main(["gate", str(out), "--baseline", str(tmp_path / "clean")]) == 2
+    assert f"{len(failed)} of 360 requests failed" in capsys.readouterr().err
+
+    healthy = FlakyAdapter()
+    resumed = run(RunConfig(model="test:flaky", tasks=("pope",), limit=20, out=out), healthy)
+    assert set(healthy.seen) == failed and len(healthy.seen) == len(failed)
+    assert resumed.status == "finished"
+    assert measured_apart(resumed.results) == measured_apart(clean.results)
+    # One line per request, in planned order, as the clean run wrote them (latency aside).
+    assert lines_of(out) == lines_of(tmp_path / "clean")
+
+
+def measured_apart(results):
+    """results without what is measured rather than computed (when scored, model time)."""
+    return {k: v if k != "tasks" else {t: {f: x for f, x in r.items() if f != "timing"}
+                                       for t, r in v.items()}
+            for k, v in results.items() if k != "scored"}
+
+
+def lines_of(run_dir):
+    return [{k: v for k, v in json.loads(line).items() if k != "latency_ms"}
+            for line in (run_dir / "samples" / "pope.jsonl").read_text().splitlines()]
+
+
+def test_a_run_where_every_request_fails_exits_3_incomplete(tmp_path, capsys):
+    always_fails = FlakyAdapter(fail_share=1.0)
+    result = run(RunConfig(model="test:flaky", tasks=("pope",), limit=2, out=tmp_path / "f"),
+                 always_fails)
+    assert result.status == "incomplete" and result.results["tasks"]["pope"]["errors"] == 36
+    assert result.results["tasks"]["pope"]["metrics"]["mean/accuracy"]["n"] == 0
+    assert json.loads((tmp_path / "f" / "run.json").read_text())["status"] == "incomplete"
+    capsys.readouterr()
+    assert main(["rescore", str(tmp_path / "f")]) == 3
+    assert "36 of 36 requests failed" in capsys.readouterr().err
+
+
+def test_max_error_rate_allows_some_failures(tmp_path):
+    result = run(RunConfig(model="test:flaky", tasks=("pope",), limit=20, out=tmp_path / "r",
+                           max_error_rate=0.2), FlakyAdapter(fail_share=0.1))
+    assert result.status == "finished" and result.results["tasks"]["pope"]["errors"] > 0
+
+
+class SaysNoIdea(_Baseline):
+    capabilities = frozenset({"generate"})  # no option scores: text_mc reads the text
+
+    def answer(self, request):
+        return "no idea" if request.request_id.endswith("0") else request.target
+
+
+def test_text_mc_answers_matching_no_choice_are_counted_unparsed(tmp_path):
+    """text_mc used to parse any text as ok and call it unparsed only in the verdict."""
+    result = run(RunConfig(model="m", tasks=("text_mc",), limit=20, out=tmp_path / "r"),
+                 SaysNoIdea("m"))
+    task = result.results["tasks"]["text_mc"]
+    records = [json.loads(l) for l in (tmp_path / "r" / "samples" / "text_mc.jsonl").read_text().splitlines()]
+    unreadable = [r for r in records if r["raw"] == "no idea"]
+    assert unreadable and all(r["parse_status"] == "unparsed" and r["parsed"] is None
+                              for r in unreadable)
+    assert task["parse"]["official"]["unparsed"] == len(unreadable)
+    assert task["parse"]["strict"]["unparsed"] == len(unreadable)
+    assert task["metrics"]["accuracy"]["value"] == pytest.approx(1 - len(unreadable) / 20)
+
+
+def test_readers_never_truncate_a_partial_last_line(tmp_path, capsys):
+    """report, compare, gate and baseline save skip a partial last line; only a resuming run
+    cuts it off."""
+    a = tmp_path / "a"
+    assert main(["run", "--model", "baseline:oracle", "--tasks", "pope", "--limit", "3",
+                 "--out", str(a)]) == 0
+    samples = a / "samples" / "pope.jsonl"
+    with open(samples, "a") as f:
+        f.write('{"task": "pope", "request_id": "rand')  # a write still in flight
+    before = samples.read_bytes()
+    assert main(["report", str(a), "-o", str(tmp_path / "r.html")]) == 0
+    assert main(["compare", str(a), str(a), "-o", str(tmp_path / "c.html")]) == 0
+    assert main(["gate", str(a), "--baseline", str(a)]) == 0
+    assert main(["baseline", "save", str(a), "-o", str(tmp_path / "b.json")]) == 0
+    assert samples.read_bytes() == before
+    assert main(["run", "--model", "baseline:oracle", "--tasks", "pope", "--limit", "3",
+                 "--out", str(a)]) == 0
+    assert samples.read_bytes() == before[: before.rindex(b"\n") + 1]
+
+
+class WrongOnEveryThird(_Baseline):
+    def answer(self, request):
+        return "zebra" if int(request.request_id.rpartition("/")[2]) % 3 == 0 else request.target
+
+
+def test_results_keep_full_precision(tmp_path):
+    """results.json used to round to 6 decimals: 2/3 was 0.666667."""
+    result = run(RunConfig(model="m", tasks=("text_gen",), limit=9, out=tmp_path / "r"),
+                 WrongOnEveryThird("m"))
+    value = results_of(tmp_path / "r")["tasks"]["text_gen"]["metrics"]["accuracy"]["value"]
+    assert value == 2 / 3 and Fraction(value).limit_denominator(100) == Fraction(2, 3)
+    main(["baseline", "save", str(tmp_path / "r"), "-o", str(tmp_path / "b.json")])
+    saved = json.loads((tmp_path / "b.json").read_text())
+    assert saved["results"]["tasks"]["text_gen"]["metrics"]["accuracy"]["value"] == 2 / 3
+    assert result.results["tasks"]["text_gen"]["metrics"]["accuracy"]["value"] == 2 / 3
+
+
+class HedgesOnAbsentObjects(_Baseline):
+    """Right on present objects; "I think not" on absent ones: official reads no, strict
+    cannot read it."""
+
+    def answer(self, request):
+        return "Yes" if request.target == "yes" else "I think not"
+
+
+def test_rescore_without_data_or_model_reproduces_results_and_applies_another_policy(tmp_path, capsys):
+    data, images = DATA_FIXTURES["pope"]["question_file"](tmp_path / "pope")
+    model = HedgesOnAbsentObjects("hedges")
+    first = run(RunConfig(model="hedges", tasks=("pope",), data={"": data}, images=images,
+                          out=tmp_path / "a"), model)
+    strict_run = run(RunConfig(model="hedges", tasks=("pope",), data={"": data}, images=images,
+                               policy="strict", out=tmp_path / "s"), HedgesOnAbsentObjects("hedges"))
+    shutil.rmtree(tmp_path / "pope")  # the data and images are gone; the model was never saved
+    original = results_of(tmp_path / "a")
+    assert main(["rescore", str(tmp_path / "a")]) == 0
+    again = results_of(tmp_path / "a")
+    assert without_scored(again) == without_scored(original)
+    assert again["scored"]["by"] == "rescore" and again["scored"]["versions"]["vlmeval"]
+    assert main(["rescore", str(tmp_path / "a"), "--policy", "strict"]) == 0
+    assert "main policy strict (the run used official)" in capsys.readouterr().out
+    strict = results_of(tmp_path / "a")["tasks"]["pope"]
+    assert strict["policy"] == "strict"
+    assert strict["metrics"] == first.results["tasks"]["pope"]["by_policy"]["strict"]["metrics"]
+    assert strict["metrics"] == strict_run.results["tasks"]["pope"]["metrics"]
+    assert strict["metrics"]["adversarial/unparsed_rate"]["value"] == 0.5
+    # The pages read the records as the rescored results do.
+    records = load_run(tmp_path / "a").records["pope"]
+    assert {r["parse_status"] for r in records if r["raw"] == "I think not"} == {"unparsed"}
+
+
+def test_rescore_names_a_task_whose_version_changed(tmp_path, capsys, monkeypatch):
+    assert main(["run", "--model", "baseline:oracle", "--tasks", "counting", "--limit", "2",
+                 "--out", str(tmp_path / "a")]) == 0
+    from vlmeval.tasks.suites import resolve_task
+
+    monkeypatch.setattr(resolve_task("counting"), "version", "2")
+    capsys.readouterr()
+    assert main(["rescore", str(tmp_path / "a")]) == 0
+    assert "counting: ran as version 1, installed version 2" in capsys.readouterr().out
+    assert results_of(tmp_path / "a")["tasks"]["counting"]["run_version"] == "1"
+
+
+def test_rescore_of_an_unfinished_run_is_a_one_line_error(tmp_path, capsys):
+    with pytest.raises(KeyboardInterrupt):
+        run(RunConfig(model="test:flaky", tasks=("pope",), limit=5, out=tmp_path / "r"),
+            FlakyAdapter(interrupt_after=2))
+    assert main(["rescore", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err
+    assert "pope has 16 stored records of 90 planned" in err and "resume" in err
