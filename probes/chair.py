@@ -39,6 +39,7 @@ from vlmeval.data.scenes import CATEGORIES
 from vlmeval.errors import DataError
 from vlmeval.probes import PROBES
 from vlmeval.records import Parsed, Request, Verdict
+from vlmeval.sections import table
 from vlmeval.stats import CountTable, safe_ratio
 from vlmeval.tasks.base import Task, TaskScore
 
@@ -213,7 +214,8 @@ class ChairProbe(Task):
         return Verdict(correct=not hallucinated,
                        outcome="hallucinated: " + ", ".join(hallucinated) if hallucinated
                        else "no hallucination",
-                       scores={"hallucinated_mentions": float(row[HMENTIONS]),
+                       scores={"hallucinated": float(bool(hallucinated)),
+                               "hallucinated_mentions": float(row[HMENTIONS]),
                                "mentions": float(row[MENTIONS])})
 
     def count_table(self, records: Sequence[dict[str, Any]], policy: str) -> CountTable:
@@ -234,6 +236,7 @@ class ChairProbe(Task):
                                for c in dict.fromkeys(self.table.mentions(r["raw"] or ""))
                                if c not in r["meta"]["objects"])
         return TaskScore(metrics=self.count_table(records, policy).bootstrap(seed),
+                         sections=[table("most hallucinated objects", "most_hallucinated")],
                          most_hallucinated=[{"object": c, "captions": n}
                                             for c, n in hallucinated.most_common(10)],
                          synonyms=self.table.source,

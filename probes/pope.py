@@ -40,6 +40,7 @@ from vlmeval.probes import PROBES
 from vlmeval.probes.false_positive import (conditional_cooccurrence, cooccurrence_strength,
                                            fp_breakdown, score_mode)
 from vlmeval.records import Parsed, Request, Sample, Verdict
+from vlmeval import sections as report
 from vlmeval.stats import CountTable, safe_ratio
 from vlmeval.tasks.base import Task, TaskScore
 
@@ -318,7 +319,8 @@ class PopeProbe(Task):
 
     def verdict(self, record: dict[str, Any], parsed: Parsed) -> Verdict:
         which = COUNTS[outcome(record["meta"]["label"], parsed)]
-        return Verdict(correct=which in ("tp", "tn"), outcome=which)
+        return Verdict(correct=which in ("tp", "tn"), outcome=which,
+                       scores={"hallucinated": float(which == "fp")})
 
     def count_table(self, records: Sequence[dict[str, Any]], policy: str) -> CountTable:
         """Outcome counts (tp, fp, tn, fn, unparsed) per image and setting."""
@@ -354,7 +356,7 @@ class PopeProbe(Task):
         scored = table.bootstrap(seed)
         fp = fp_breakdown(records, lambda r: self.read(r, policy), seed)
         scored.update({f"fp/{name}": m for name, m in fp["metrics"].items()})
-        curves = {}
+        curves_by_setting = {}
         for setting in settings:
             key = (setting, tuple(r["request_id"] for r in records))
             if key not in self._score_mode:  # independent of the parsing policy: compute once
@@ -363,12 +365,29 @@ class PopeProbe(Task):
             mode = self._score_mode[key]
             if mode is not None:
                 scored.update({f"{setting}/{name}": m for name, m in mode["metrics"].items()})
-                curves[setting] = {"n_scored": mode["n_scored"], **mode["curves"]}
+                curves_by_setting[setting] = {"n_scored": mode["n_scored"], **mode["curves"]}
+        columns = ["accuracy", "precision", "recall", "f1", "yes_ratio", "false_positive_rate"]
+        sections = [
+            report.metric_grid("per setting", settings, columns),
+            report.bars("false-positive rate by object", "fp/by_object/", "false_positive_rate",
+                        "false-positive rate (95% CI)"),
+            report.bars("false-positive rate by co-occurrence with the image's objects",
+                        "fp/by_cooccurrence/", "false_positive_rate", "false-positive rate (95% CI)")]
+        if curves_by_setting:
+            sections += [
+                report.curves("ROC (yes-probability as the score)", "score_mode", ["roc", "fpr"],
+                              ["roc", "tpr"], "false-positive rate", "true-positive rate"),
+                report.curves("calibration (predicted vs observed yes)", "score_mode",
+                              ["calibration", "predicted"], ["calibration", "observed"],
+                              "predicted P(yes)", "observed frequency of yes")]
+        sections += [report.table("most hallucinated objects", "most_hallucinated"),
+                     report.details("false-positive breakdowns", "fp/")]
         return TaskScore(
             metrics=scored,
+            sections=sections,
             counts={s: dict(zip(COUNTS, map(int, totals[i]))) for i, s in enumerate(settings)},
             most_hallucinated=fp["most_hallucinated"],
             cooccurrence_cuts=fp["cooccurrence_cuts"],
-            score_mode=curves or None,
+            score_mode=curves_by_setting or None,
             n_images=len(table.units),
         )

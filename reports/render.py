@@ -21,6 +21,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 
 from vlmeval.reports import charts
+from vlmeval.sections import folded_prefixes
 from vlmeval.store import Run, load_run
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -95,10 +96,10 @@ def _cap(text: str | None) -> str | None:
 
 
 def hallucinated(record: dict[str, Any]) -> bool:
-    """A yes to an absent object (POPE's fp) or an object named that is not in the image."""
+    """The task's verdict marked the answer as a hallucination (scores["hallucinated"] > 0:
+    POPE's yes to an absent object, an object CHAIR finds named but not in the image)."""
     verdict = record.get("verdict") or {}
-    return (verdict.get("outcome") == "fp" or str(verdict.get("outcome", "")).startswith("hallucinated")
-            or (verdict.get("scores") or {}).get("hallucinated_mentions", 0) > 0)
+    return (verdict.get("scores") or {}).get("hallucinated", 0) > 0
 
 
 def sample_row(record: dict[str, Any]) -> dict[str, Any]:
@@ -124,43 +125,66 @@ def metric_rows(metrics: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def task_section(name: str, result: dict[str, Any]) -> dict[str, Any]:
-    """What the page shows for one task, from its results.json entry."""
+    """What the page shows for one task: its headline, the sections it declared in
+    results.json (vlmeval/sections.py), and its metrics (those a `details` section folds away
+    shown there instead)."""
     metrics = result["metrics"]
-    section: dict[str, Any] = {
+    folded = folded_prefixes(result)
+    return {
         "name": name, "result": result, "headline": result["headline"],
         "head": metrics[result["headline"]],
-        "main": metric_rows({k: m for k, m in metrics.items() if not k.startswith("fp/")}),
-        "breakdown": metric_rows({k: m for k, m in metrics.items() if k.startswith("fp/")}),
-        "charts": [],
+        "main": metric_rows({k: m for k, m in metrics.items() if not k.startswith(folded)}),
+        "blocks": [b for b in (block(spec, result) for spec in result.get("sections", [])) if b],
     }
-    counts = result.get("counts")
-    if isinstance(counts, dict) and all(isinstance(v, dict) for v in counts.values()):
-        columns = ["accuracy", "precision", "recall", "f1", "yes_ratio", "false_positive_rate"]
-        section["settings"] = {"columns": columns, "rows": [
-            {"setting": s, "cells": [metrics.get(f"{s}/{c}") for c in columns]} for s in counts]}
-    for prefix, title in (("fp/by_object/", "false-positive rate by object"),
-                          ("fp/by_cooccurrence/", "false-positive rate by co-occurrence with the image's objects")):
-        rows = [(k[len(prefix):].rpartition("/")[0], m) for k, m in metrics.items()
-                if k.startswith(prefix)]
-        if rows:
-            section["charts"].append({"title": title, "svg": Markup(charts.bars(
-                [r for r, _ in rows], [_value(m) for _, m in rows], [m["ci_low"] for _, m in rows],
-                [m["ci_high"] for _, m in rows], "false-positive rate (95% CI)"))})
-    mode = result.get("score_mode")
-    if mode:
-        section["charts"].append({"title": "ROC (yes-probability as the score)", "svg": Markup(charts.curves(
-            {s: (c["roc"]["fpr"], c["roc"]["tpr"]) for s, c in mode.items()},
-            "false-positive rate", "true-positive rate"))})
-        section["charts"].append({"title": "calibration (predicted vs observed yes)", "svg": Markup(charts.curves(
-            {s: (c["calibration"]["predicted"], c["calibration"]["observed"]) for s, c in mode.items()},
-            "predicted P(yes)", "observed frequency of yes"))})
-    confusion = result.get("confusion")
-    if confusion:
-        matrix = confusion["matrix"]
-        peak = max(1, max(max(row) for row in matrix))
-        section["confusion"] = {**confusion, "peak": peak, "size": len(matrix[0])}
-    section["most_hallucinated"] = result.get("most_hallucinated") or []
-    return section
+
+
+def _path(data: Any, keys: list[str]) -> Any:
+    for key in keys:
+        data = data[key]
+    return data
+
+
+def block(spec: dict[str, Any], result: dict[str, Any]) -> dict[str, Any] | None:
+    """One declared section, ready for the template; None when it has nothing to show."""
+    metrics, kind = result["metrics"], spec["kind"]
+    out: dict[str, Any] = {"kind": kind, "title": spec["title"]}
+    if kind == "metric_grid":
+        rows = [{"label": r, "cells": [metrics.get(f"{r}/{c}") for c in spec["columns"]]}
+                for r in spec["rows"]]
+        return {**out, "columns": spec["columns"], "rows": rows} if rows else None
+    if kind == "bars":
+        suffix = "/" + spec["metric"]
+        found = [(k[len(spec["prefix"]):-len(suffix)], m) for k, m in metrics.items()
+                 if k.startswith(spec["prefix"]) and k.endswith(suffix)]
+        if not found:
+            return None
+        return {**out, "kind": "chart", "svg": Markup(charts.bars(
+            [g for g, _ in found], [_value(m) for _, m in found], [m["ci_low"] for _, m in found],
+            [m["ci_high"] for _, m in found], spec["label"]))}
+    if kind == "curves":
+        series = result.get(spec["source"]) or {}
+        if not series:
+            return None
+        return {**out, "kind": "chart", "svg": Markup(charts.curves(
+            {name: (_path(c, spec["x"]), _path(c, spec["y"])) for name, c in series.items()},
+            spec["xlabel"], spec["ylabel"]))}
+    if kind == "matrix":
+        data = result.get(spec["source"])
+        if not data:
+            return None
+        matrix = data["matrix"]
+        columns = [str(j) for j in range(len(matrix[0]))]
+        if data.get("last_column"):
+            columns[-1] = data["last_column"]
+        return {**out, "matrix": matrix, "columns": columns,
+                "peak": max(1, max(max(row) for row in matrix))}
+    if kind == "table":
+        rows = result.get(spec["source"]) or []
+        return {**out, "rows": rows[:15], "fields": list(rows[0])} if rows else None
+    if kind == "details":
+        rows = metric_rows({k: m for k, m in metrics.items() if k.startswith(spec["prefix"])})
+        return {**out, "metrics": rows} if rows else None
+    raise ValueError(f"unknown report section kind {kind!r} (vlmeval/sections.py lists them)")
 
 
 def _value(m: dict[str, Any]) -> float:

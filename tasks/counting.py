@@ -24,6 +24,7 @@ from vlmeval.data.scenes import CATEGORIES
 from vlmeval.parsing import parse_count
 from vlmeval.errors import DataError
 from vlmeval.records import Parsed, Request, Sample, Verdict
+from vlmeval.sections import matrix
 from vlmeval.stats import CountTable, safe_ratio
 from vlmeval.tasks.base import TASKS, Task, TaskScore
 
@@ -123,8 +124,10 @@ class CountingTask(Task):
         return TaskScore(
             metrics=table.bootstrap(seed),
             majority_answer=str(self.majority(records)),
+            sections=[matrix("confusion: gold count (rows) by predicted count (columns)",
+                             "confusion")],
             confusion={"rows": f"gold count 0..{top}",
                        "columns": f"predicted 0..{top} ({top} = {top} or more), then unparsed",
-                       "matrix": confusion.tolist()},
+                       "matrix": confusion.tolist(), "last_column": "unparsed"},
             n_images=len(table.units),
         )

@@ -17,6 +17,7 @@ from typing import Any, Sequence
 
 from vlmeval.errors import ConfigError
 from vlmeval.schema import is_answer
+from vlmeval.sections import folded_prefixes
 from vlmeval.scoring import task_from_entry
 from vlmeval.stats import mcnemar, paired_bootstrap
 from vlmeval.store import Run, load_run
@@ -73,7 +74,8 @@ def compare_task(runs: Sequence[Run], task: str, seed: int = 0) -> TaskCompariso
     if diffs:
         out.comparable = False
         out.notes = diffs + ["values are shown as each run computed them; no deltas or tests"]
-        out.rows = [{"metric": m, "breakdown": m.startswith("fp/"), "tests": [],
+        folded = folded_prefixes(runs[0].results["tasks"][task])
+        out.rows = [{"metric": m, "breakdown": m.startswith(folded), "tests": [],
                      "values": [r.results["tasks"][task]["metrics"].get(m) for r in runs]}
                     for m in runs[0].results["tasks"][task]["metrics"]]
         return out
@@ -101,7 +103,8 @@ def compare_task(runs: Sequence[Run], task: str, seed: int = 0) -> TaskCompariso
     for m in metrics[0]:
         if not all(m in ms for ms in metrics[1:]):
             continue
-        row = {"metric": m, "breakdown": m.startswith("fp/"), "values": [ms[m] for ms in metrics],
+        row = {"metric": m, "breakdown": m.startswith(folded_prefixes(result)),
+               "values": [ms[m] for ms in metrics],
                "direction": direction(result, m), "tests": []}
         for k, test in enumerate(tests, start=1):
             base, other = metrics[0][m]["value"], metrics[k][m]["value"]

@@ -111,7 +111,9 @@ class Verdict:
 
     correct: None when correctness does not apply to the task (e.g. a free caption).
     outcome: a task-specific label (POPE: tp, fp, tn, fn, unparsed_pos, unparsed_neg).
-    scores: per-sample numbers (e.g. VQA accuracy 0.3), plain floats.
+    scores: per-sample numbers (e.g. VQA accuracy 0.3), plain floats; "hallucinated" > 0
+    marks an answer the pages flag as a hallucination (a yes to an absent object, an object
+    named that is not in the image).
     """
 
     correct: bool | None
