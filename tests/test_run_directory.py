@@ -266,3 +266,30 @@ def test_rescore_of_an_unfinished_run_is_a_one_line_error(tmp_path, capsys):
     assert main(["rescore", str(tmp_path / "r")]) == 2
     err = capsys.readouterr().err
     assert "pope has 16 stored records of 90 planned" in err and "resume" in err
+
+
+def test_docs_describe_every_field_of_the_schema():
+    from pathlib import Path
+
+    from vlmeval.schema import FORMAT_VERSION, RUN_FIELDS, SAMPLE_FIELDS, TASK_FIELDS
+
+    doc = (Path(__file__).parents[1] / "docs" / "run-directory.md").read_text()
+    assert f"# The run directory (format {FORMAT_VERSION})" in doc
+    for field in (*SAMPLE_FIELDS, *RUN_FIELDS, *TASK_FIELDS):
+        assert f"`{field}`" in doc, f"docs/run-directory.md does not describe {field!r}"
+
+
+def test_a_run_written_by_another_format_is_refused_with_a_one_line_error(tmp_path, capsys):
+    out = tmp_path / "r"
+    assert main(["run", "--model", "baseline:oracle", "--tasks", "pope", "--limit", "1",
+                 "--out", str(out)]) == 0
+    meta = json.loads((out / "run.json").read_text())
+    (out / "run.json").write_text(json.dumps({**meta, "format_version": 1}))
+    capsys.readouterr()
+    for argv in (["rescore", str(out)], ["report", str(out)],
+                 ["run", "--model", "baseline:oracle", "--tasks", "pope", "--limit", "1", "--out", str(out)]):
+        assert main(argv) == 2
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and "format_version 1" in err and "--overwrite" in err
+    assert main(["run", "--model", "baseline:oracle", "--tasks", "pope", "--limit", "1",
+                 "--out", str(out), "--overwrite"]) == 0
