@@ -63,3 +63,62 @@ def test_interrupted_process_resumes_to_the_same_results(tmp_path, sig):
     got = json.loads((out / "results.json").read_text())["tasks"]["pope"]["metrics"]
     want = json.loads((tmp_path / "ref" / "results.json").read_text())["tasks"]["pope"]["metrics"]
     assert got == want
+
+
+CLI = """
+import sys
+sys.path.insert(0, {tests!r})
+import vlmeval.runner
+from helpers import SlowBlindAdapter
+vlmeval.runner.resolve_model = lambda *args: SlowBlindAdapter({delay})
+from vlmeval.cli import main
+raise SystemExit(main({argv!r}))
+"""
+
+
+def cli(out: Path, delay: float, *extra: str) -> subprocess.Popen:
+    """`vlmeval run` in a process of its own, with a slow stand-in for the blind baseline."""
+    argv = ["run", "--model", "baseline:blind", "--tasks", "pope", "--limit", "40",
+            "--batch-size", "4", "--out", str(out), *extra]
+    code = CLI.format(tests=str(Path(__file__).parent), delay=delay, argv=argv)
+    return subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
+@pytest.mark.slow
+def test_two_processes_on_one_run_directory_one_runs_one_is_refused(tmp_path):
+    reference = cli(tmp_path / "ref", delay=0.0)
+    assert reference.wait(60) == 0, reference.communicate()
+    out = tmp_path / "run"
+    first = cli(out, delay=0.01)
+    wait_for_lines(out / "samples" / "pope.jsonl", 40, first)
+    for extra in ((), ("--overwrite",)):
+        second = cli(out, 0.0, *extra)
+        _, err = second.communicate(timeout=60)
+        assert second.returncode == 2
+        assert err.count("\n") == 1 and f"in use by pid {first.pid}" in err and "--out" in err
+    assert first.wait(60) == 0, first.communicate()
+    ids = [r["request_id"] for r in lines(out)]
+    assert len(ids) == len(set(ids)) == 720
+    def computed(records):  # what the model said and how it scored (latency is measured)
+        return [{k: v for k, v in r.items() if k != "latency_ms"} for r in records]
+
+    assert computed(lines(out)) == computed(lines(tmp_path / "ref"))
+    got = json.loads((out / "results.json").read_text())["tasks"]["pope"]["metrics"]
+    want = json.loads((tmp_path / "ref" / "results.json").read_text())["tasks"]["pope"]["metrics"]
+    assert got == want
+
+
+@pytest.mark.slow
+def test_sigterm_ends_the_run_interrupted_with_exit_143_and_it_resumes(tmp_path):
+    out = tmp_path / "run"
+    proc = cli(out, delay=0.01)
+    wait_for_lines(out / "samples" / "pope.jsonl", 40, proc)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 143 and "interrupted" in err and "Traceback" not in err
+    assert json.loads((out / "run.json").read_text())["status"] == "interrupted"
+    resumed = cli(out, delay=0.0)
+    assert resumed.wait(60) == 0, resumed.communicate()
+    assert json.loads((out / "run.json").read_text())["status"] == "finished"
+    assert len(lines(out)) == 720

@@ -293,3 +293,26 @@ def test_a_run_written_by_another_format_is_refused_with_a_one_line_error(tmp_pa
         assert len(err.splitlines()) == 1 and "format_version 1" in err and "--overwrite" in err
     assert main(["run", "--model", "baseline:oracle", "--tasks", "pope", "--limit", "1",
                  "--out", str(out), "--overwrite"]) == 0
+
+
+def test_duplicated_and_damaged_middle_lines_heal_on_resume(tmp_path, capsys):
+    """A line written twice collapses to the newest; a damaged line (NUL bytes, `{}`, not JSON)
+    is recomputed; readers name the damaged line instead of crashing."""
+    argv = ["run", "--model", "baseline:blind", "--tasks", "pope", "--limit", "5", "--out",
+            str(tmp_path / "r")]
+    assert main(argv) == 0
+    samples = tmp_path / "r" / "samples" / "pope.jsonl"
+    clean = samples.read_text()
+    original = results_of(tmp_path / "r")
+    lines = clean.splitlines(keepends=True)
+    damaged = [*lines[:3], lines[2], "\x00\x00{bad\n", "{}\n", *lines[5:]]  # 3 dup, 4 and 5 lost
+    samples.write_text("".join(damaged))
+    capsys.readouterr()
+    assert main(["report", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "pope.jsonl:5: damaged line (2 in the file" in err
+    assert main(argv) == 0
+    assert "2 damaged line(s) (first: line 5); their requests are computed again" in capsys.readouterr().err
+    healed = [json.loads(l) for l in samples.read_text().splitlines()]
+    assert [r["request_id"] for r in healed] == [json.loads(l)["request_id"] for l in lines]
+    assert measured_apart(results_of(tmp_path / "r")) == measured_apart(original)

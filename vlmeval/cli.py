@@ -4,13 +4,15 @@ list`.
 Imports of the engine happen inside the commands, so `vlmeval --help` is instant.
 Exit codes: 0 success, 2 bad input (one-line error), 3 run incomplete (more failed requests
 than --max-error-rate allows; run the same command again to retry them), 130 interrupted
-(resume by running the same command again).
+(resume by running the same command again), 143 terminated (SIGTERM; resume likewise).
 """
 
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
+import threading
 from pathlib import Path
 from typing import Sequence
 
@@ -343,7 +345,14 @@ def cmd_list(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
-    from vlmeval.errors import UserError
+    from vlmeval.errors import Terminated, UserError
+
+    def terminate(signum, frame):
+        raise Terminated()
+
+    main_thread = threading.current_thread() is threading.main_thread()
+    if main_thread:  # SIGTERM ends a run `interrupted`, as Ctrl-C does
+        previous = signal.signal(signal.SIGTERM, terminate)
 
     try:
         if args.command == "run":
@@ -355,10 +364,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UserError as e:
         print(f"vlmeval: error: {e}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as e:
         print("\nvlmeval: interrupted; everything finished so far is saved. Run the same command "
               "again to resume.", file=sys.stderr)
-        return 130
+        return 143 if isinstance(e, Terminated) else 130
+    finally:
+        if main_thread:
+            signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":

@@ -14,3 +14,7 @@ class ConfigError(UserError, ValueError):
 
 class DataError(UserError, ValueError):
     """A data file that cannot be read as the format it claims (names the file and field)."""
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where the process is so the run ends as interrupted (the CLI exits 143)."""

@@ -23,15 +23,16 @@ def rescore(run_dir: Path, policy: str | None = None) -> tuple[dict[str, Any], l
     if not store.run_json.is_file():
         raise RunDirError(f"{store.run_json}: missing; rescore needs a run directory written by "
                           f"`vlmeval run`")
-    meta = store.read_run()
-    records = {entry["name"]: store.load_records(entry["name"]) for entry in meta["tasks"]}
-    results = score_run(meta, records, policy=policy, by="rescore", where=str(store.root),
-                        versions=versions())
-    notes = version_changes(meta)
-    if results["scored"]["policy"] != meta["policy"]:
-        notes.append(f"main policy {results['scored']['policy']} (the run used {meta['policy']})")
-    store.write_results(results)
-    from vlmeval.reports.render import write_report  # matplotlib: imported only when needed
+    with store.lock():  # not while a run writes into it
+        meta = store.read_run()
+        records = {entry["name"]: store.load_records(entry["name"]) for entry in meta["tasks"]}
+        results = score_run(meta, records, policy=policy, by="rescore", where=str(store.root),
+                            versions=versions())
+        notes = version_changes(meta)
+        if results["scored"]["policy"] != meta["policy"]:
+            notes.append(f"main policy {results['scored']['policy']} (the run used {meta['policy']})")
+        store.write_results(results)
+        from vlmeval.reports.render import write_report  # matplotlib: imported only when needed
 
-    write_report(store.root)
+        write_report(store.root)
     return results, notes

@@ -28,7 +28,7 @@ from vlmeval.provenance import versions
 from vlmeval.records import Prediction, Request, request_to_json
 from vlmeval.schema import FORMAT_VERSION, SampleRecord, is_answer
 from vlmeval.scoring import score_run
-from vlmeval.store import RunDirError, RunStore
+from vlmeval.store import RunDirError, RunStore, newest
 from vlmeval.tasks.base import Task
 from vlmeval.tasks.suites import make_task, suite_limits, suite_tasks
 
@@ -161,14 +161,18 @@ def make_record(task: Task, request: Request, pred: Prediction, policy: str) -> 
 
 
 def _stored(store: RunStore, tasks: Sequence[Task]) -> int:
-    return sum(sum(map(is_answer, store.load_records(t.name))) for t in tasks)
+    return sum(sum(map(is_answer, newest(store.scan(t.name)[0]))) for t in tasks)
 
 
 def run_task(task: Task, plan: Sequence[Request], adapter: Adapter, store: RunStore,
              config: RunConfig) -> None:
     """Compute every planned request without a stored answer (new ones, and failed ones again),
     then compact the task's file to one line per request in planned order."""
-    stored = {r["request_id"]: r for r in store.load_records(task.name, repair=True)}
+    lines, damaged = store.scan(task.name, repair=True)
+    if damaged:
+        print(f"vlmeval: {store.samples_path(task.name)}: {len(damaged)} damaged line(s) "
+              f"(first: line {damaged[0]}); their requests are computed again", file=sys.stderr)
+    stored = {r["request_id"]: r for r in newest(lines)}
     planned = {r.request_id for r in plan}
     stray = next((rid for rid in stored if rid not in planned), None)
     if stray is not None:
@@ -183,10 +187,10 @@ def run_task(task: Task, plan: Sequence[Request], adapter: Adapter, store: RunSt
             store.append(task.name, [make_record(task, r, p, config.policy)
                                      for r, p in zip(batch, preds)])
             bar.update(len(batch))
-    lines = store.read_lines(task.name)
-    if [r["request_id"] for r in lines] != [r.request_id for r in plan]:
-        newest = {r["request_id"]: r for r in lines}
-        store.compact(task.name, [newest[r.request_id] for r in plan])
+    lines, damaged = store.scan(task.name)
+    if damaged or [r["request_id"] for r in lines] != [r.request_id for r in plan]:
+        latest = {r["request_id"]: r for r in lines}
+        store.compact(task.name, [latest[r.request_id] for r in plan])
 
 
 def run(config: RunConfig, adapter: Adapter | None = None) -> RunResult:
@@ -210,6 +214,12 @@ def run(config: RunConfig, adapter: Adapter | None = None) -> RunResult:
         raise ConfigError(f"--max-error-rate must be between 0 and 1, got {config.max_error_rate}")
     plans = {t.name: t.requests() for t in tasks}
     store = RunStore(config.out or default_run_dir(config))
+    with store.lock():  # one writer per run directory; --overwrite waits for none
+        return _run_locked(config, adapter, tasks, plans, store)
+
+
+def _run_locked(config: RunConfig, adapter: Adapter, tasks: list[Task],
+                plans: dict[str, list[Request]], store: RunStore) -> RunResult:
     if config.overwrite:
         store.clear()
     previous = store.read_run() if store.run_json.exists() else None

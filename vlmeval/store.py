@@ -14,14 +14,17 @@ replaced atomically. The fields of every file are in vlmeval/schema.py.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
+from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
 from vlmeval.errors import UserError
-from vlmeval.schema import FORMAT_VERSION, check_record, check_run
+from vlmeval.schema import FORMAT_VERSION, SchemaError, check_record, check_run
 
 __all__ = ["FORMAT_VERSION", "RunDirError", "RunStore", "Run", "load_run"]
 
@@ -65,6 +68,33 @@ class RunStore:
     def samples_path(self, task: str) -> Path:
         return self.samples_dir / f"{task}.jsonl"
 
+    @contextmanager
+    def lock(self) -> Iterator[None]:
+        """One writer per run directory: an advisory lock on RUN_DIR/.lock, held while a run or
+        rescore writes. A second writer is refused with the holder's pid and start time; the
+        lock goes with its process, so a killed run leaves nothing to clean up."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        handle = open(self.root / ".lock", "a+", encoding="utf-8")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            handle.close()
+            raise RunDirError(f"{self.root}: in use by {holder}; wait for it to finish, or pass "
+                              f"--out to use another directory") from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"pid {os.getpid()} (since "
+                     f"{datetime.now(timezone.utc).isoformat(timespec='seconds')})\n")
+        handle.flush()
+        try:
+            yield
+        finally:
+            handle.truncate(0)
+            fcntl.flock(handle, fcntl.LOCK_UN)
+            handle.close()
+
     def clear(self) -> None:
         """Remove what a run wrote (and nothing else the user put in the directory)."""
         for path in [self.run_json, self.results_json, *self.samples_dir.glob("*.jsonl")]:
@@ -96,13 +126,14 @@ class RunStore:
     def write_results(self, results: dict[str, Any]) -> None:
         write_json_atomic(self.results_json, results)
 
-    def read_lines(self, task: str, repair: bool = False) -> list[dict[str, Any]]:
-        """Every complete line of a task's samples file, checked against the schema, in file
-        order. A partial last line (an interrupted write) is skipped; with repair (the runner
+    def scan(self, task: str, repair: bool = False) -> tuple[list[dict[str, Any]], list[int]]:
+        """Every complete, readable line of a task's samples file (checked against the schema),
+        in file order, and the numbers of the lines that are not (damaged: not JSON, not a
+        record). A partial last line (an interrupted write) is skipped; with repair (the runner
         resuming, and only it) it is also cut off so appends start on a clean line."""
         path = self.samples_path(task)
         if not path.exists():
-            return []
+            return [], []
         data = path.read_bytes()
         end = data.rfind(b"\n") + 1
         if end < len(data):
@@ -112,25 +143,30 @@ class RunStore:
                     f.flush()
                     os.fsync(f.fileno())
             data = data[:end]
-        records = []
+        records, bad = [], []
         for number, line in enumerate(data.splitlines(), 1):
             if not line.strip():
                 continue
             try:
                 records.append(check_record(json.loads(line), f"{path}:{number}"))
-            except (json.JSONDecodeError, UnicodeDecodeError):
-                raise RunDirError(
-                    f"{path}:{number}: not a JSON line; the file is damaged, delete it to "
-                    f"recompute that task") from None
+            except (json.JSONDecodeError, UnicodeDecodeError, SchemaError):
+                bad.append(number)
+        return records, bad
+
+    def read_lines(self, task: str) -> list[dict[str, Any]]:
+        """scan() for readers: a damaged line is an error naming it (the runner heals it)."""
+        records, bad = self.scan(task)
+        if bad:
+            raise RunDirError(
+                f"{self.samples_path(task)}:{bad[0]}: damaged line ({len(bad)} in the file: not "
+                f"a sample record); run the same `vlmeval run` command again to recompute "
+                f"those requests")
         return records
 
-    def load_records(self, task: str, repair: bool = False) -> list[dict[str, Any]]:
+    def load_records(self, task: str) -> list[dict[str, Any]]:
         """One record per request: the newest line for each request id (a retried failure, or
         a line written twice), in the order the requests first appear."""
-        newest: dict[str, dict[str, Any]] = {}
-        for record in self.read_lines(task, repair):
-            newest[record["request_id"]] = record
-        return list(newest.values())
+        return newest(self.read_lines(task))
 
     def compact(self, task: str, records: list[dict[str, Any]]) -> None:
         """Replace a task's samples file by these records (atomically: an interruption leaves
@@ -149,6 +185,14 @@ class RunStore:
             f.write(lines)
             f.flush()
             os.fsync(f.fileno())
+
+
+def newest(records: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The last record for each request id, in the order the ids first appear."""
+    out: dict[str, dict[str, Any]] = {}
+    for record in records:
+        out[record["request_id"]] = record
+    return list(out.values())
 
 
 def _line(record: dict[str, Any]) -> str:
