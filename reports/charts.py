@@ -16,7 +16,9 @@ matplotlib.use("Agg")  # no display: render to memory only
 
 import matplotlib.pyplot as plt  # noqa: E402
 
-STYLE = {"svg.fonttype": "none", "svg.hashsalt": "vlmeval", "font.size": 9,
+# text.parse_math off: labels come from data (object names, settings, model specs), and "$" in
+# one must show as "$", not start matplotlib's math mode (or crash it).
+STYLE = {"svg.fonttype": "none", "svg.hashsalt": "vlmeval", "font.size": 9, "text.parse_math": False,
          "axes.spines.top": False, "axes.spines.right": False}
 ACCENT = "#3465a4"
 

@@ -14,7 +14,7 @@ from markupsafe import Markup
 from vlmeval.comparison import ALPHA, comparison, load_runs
 from vlmeval.reports import charts
 from vlmeval.reports.render import environment, page_script, sample_row, script_json, thumbnails
-from vlmeval.store import Run
+from vlmeval.store import Run, write_atomic
 
 
 def disagreements(runs: Sequence[Run], tasks: Sequence[str]) -> list[dict[str, Any]]:
@@ -98,7 +98,7 @@ def write_compare(paths: Sequence[Path], out: Path, baseline: Path | None = None
                   csv_path: Path | None = None, seed: int = 0) -> Path:
     runs = load_runs(paths, baseline)
     data = comparison(runs, seed)
-    Path(out).write_text(compare_html(runs, data), encoding="utf-8")
+    write_atomic(Path(out), compare_html(runs, data))
     if csv_path is not None:
         write_csv(runs, data, csv_path)
     return Path(out)

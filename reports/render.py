@@ -19,10 +19,11 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
+from PIL import Image
 
 from vlmeval.reports import charts
 from vlmeval.sections import folded_prefixes
-from vlmeval.store import Run, load_run
+from vlmeval.store import Run, load_run, write_atomic
 
 TEMPLATES = Path(__file__).parent / "templates"
 THUMB_PX = 96
@@ -75,8 +76,8 @@ def thumbnails(records: list[dict[str, Any]], budget: int = IMAGE_BUDGET) -> tup
             continue
         try:
             image = load_image(ImageRef(ref["source"], ref["key"], sha))
-        except (OSError, ValueError):
-            left_out += 1  # e.g. the image folder moved since the run
+        except (OSError, ValueError, Image.DecompressionBombError):
+            left_out += 1  # e.g. the image folder moved since the run, or a decompression bomb
             continue
         image.thumbnail((THUMB_PX, THUMB_PX))
         buffer = io.BytesIO()
@@ -209,5 +210,5 @@ def write_report(run_dir: Path, out: Path | None = None) -> Path:
     """Render run_dir's report to `out` (default: run_dir/report.html); returns the path."""
     run = load_run(run_dir)
     out = Path(out) if out is not None else run.path / "report.html"
-    out.write_text(report_html(run), encoding="utf-8")
+    write_atomic(out, report_html(run))
     return out

@@ -21,7 +21,7 @@ import numpy as np
 
 from vlmeval.data import prompts, scenes_samples
 from vlmeval.data.scenes import CATEGORIES
-from vlmeval.parsing import parse_count
+from vlmeval.parsing import LARGEST_COUNT, parse_count
 from vlmeval.errors import DataError
 from vlmeval.records import Parsed, Request, Sample, Verdict
 from vlmeval.sections import matrix
@@ -29,6 +29,7 @@ from vlmeval.stats import CountTable, safe_ratio
 from vlmeval.tasks.base import TASKS, Task, TaskScore
 
 MAX_COUNT = 9  # scenes counts are 0..6; the confusion matrix has rows up to the largest gold
+CONFUSION_CAP = 50  # ... and at most this many: larger counts share the last row and column
 # Per-image count vector; MAJORITY counts questions whose gold is the most common gold count.
 COLUMNS = ("n", "exact", "within_one", "parsed", "abs_err", "sq_err", "majority")
 N, EXACT, WITHIN1, PARSED, ABS, SQ, MAJORITY = range(len(COLUMNS))
@@ -64,10 +65,10 @@ class CountingTask(Task):
         return out
 
     def _data_request(self, sample: Sample) -> Request:
-        answer = sample.fields["answers"][0].strip()
-        if not answer.isdigit():
+        answer = str(sample.fields["answers"][0]).strip()
+        if not (answer.isascii() and answer.isdigit()) or int(answer) > LARGEST_COUNT:
             raise DataError(f"{self.data}: item {sample.id} has answer {answer!r}; counting needs "
-                            f"a whole number >= 0 as its first answer")
+                            f"a whole number from 0 to {LARGEST_COUNT} as its first answer")
         return Request(task=self.name, request_id=sample.id,
                        sample_id=sample.fields.get("unit", sample.id),
                        prompt=sample.fields["question"], image=sample.image, target=answer,
@@ -115,18 +116,18 @@ class CountingTask(Task):
 
     def score(self, records: Sequence[dict[str, Any]], policy: str, seed: int) -> TaskScore:
         table = self.count_table(records, policy)
-        top = max([MAX_COUNT, *(r["meta"]["count"] for r in records)])
+        top = min(CONFUSION_CAP, max([MAX_COUNT, *(r["meta"]["count"] for r in records)]))
         confusion = np.zeros((top + 1, top + 2), dtype=int)  # last column: unparsed
         for r in records:
             parsed = self.read(r, policy)
             column = -1 if parsed.answer is None else min(int(parsed.answer), top)
-            confusion[r["meta"]["count"], column] += 1
+            confusion[min(r["meta"]["count"], top), column] += 1
         return TaskScore(
             metrics=table.bootstrap(seed),
             majority_answer=str(self.majority(records)),
             sections=[matrix("confusion: gold count (rows) by predicted count (columns)",
                              "confusion")],
-            confusion={"rows": f"gold count 0..{top}",
+            confusion={"rows": f"gold count 0..{top} ({top} = {top} or more)",
                        "columns": f"predicted 0..{top} ({top} = {top} or more), then unparsed",
                        "matrix": confusion.tolist(), "last_column": "unparsed"},
             n_images=len(table.units),

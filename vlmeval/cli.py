@@ -27,6 +27,16 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {value}")
+    return value
+
+
 def _rate(text: str) -> float:
     try:
         value = float(text)
@@ -40,8 +50,16 @@ def _rate(text: str) -> float:
 EXIT_INCOMPLETE = 3
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """Usage errors as one line (the command, the option, what is wrong, where help is), exit 2."""
+
+    def error(self, message: str):
+        print(f"{self.prog}: error: {message} (see `{self.prog} --help`)", file=sys.stderr)
+        raise SystemExit(2)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="vlmeval",
         description="Evaluation and hallucination benchmarks for vision-language models.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
@@ -80,7 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--limit", type=_positive_int,
                      help="use at most N samples per task (default: the suite's, else all)")
     run.add_argument("--batch-size", type=_positive_int, default=8, help="requests per batch (8)")
-    run.add_argument("--seed", type=int, default=0, help="seed for sampling and bootstrap (0)")
+    run.add_argument("--seed", type=_seed, default=0, help="seed for sampling and bootstrap (0)")
     run.add_argument("--policy", default="official", choices=["official", "strict"],
                      help="main parsing policy; results also report the other (official)")
     run.add_argument("--overwrite", action="store_true",
@@ -111,7 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
                                        "instruct=2000 (defaults: the shipped recipe)")
     train.add_argument("--text-mix", type=float, help="share of text-only examples in the "
                                                       "instruct stage (recipe default)")
-    train.add_argument("--seed", type=int, default=0, help="seed of every stage (0)")
+    train.add_argument("--seed", type=_seed, default=0, help="seed of every stage (0)")
     train.add_argument("--encoder-objective", choices=["dense", "clip"],
                        help="encoder pretraining: dense supervision (default) or CLIP-style "
                             "InfoNCE on captions")
@@ -161,7 +179,7 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("-o", "--out", type=Path, default=Path("compare.html"),
                          help="output file (compare.html)")
     compare.add_argument("--csv", type=Path, help="also write every value, delta and p-value as CSV")
-    compare.add_argument("--seed", type=int, default=0, help="seed of the paired bootstrap (0)")
+    compare.add_argument("--seed", type=_seed, default=0, help="seed of the paired bootstrap (0)")
 
     gate = sub.add_parser("gate", help="fail (exit 1) when a run regressed against a baseline",
                           description="Check a run's metrics against a baseline run directory or "
@@ -177,7 +195,7 @@ def build_parser() -> argparse.ArgumentParser:
     gate.add_argument("--junit", type=Path, metavar="FILE", help="write a JUnit XML file")
     gate.add_argument("--markdown", type=Path, metavar="FILE",
                       help="write a markdown summary (e.g. $GITHUB_STEP_SUMMARY)")
-    gate.add_argument("--seed", type=int, default=0, help="seed of the paired bootstrap (0)")
+    gate.add_argument("--seed", type=_seed, default=0, help="seed of the paired bootstrap (0)")
 
     baseline = sub.add_parser("baseline", help="save a run as a baseline file for `vlmeval gate`")
     baseline_sub = baseline.add_subparsers(dest="action", required=True, metavar="ACTION")
@@ -249,7 +267,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 def cmd_gate(args: argparse.Namespace) -> int:
     from vlmeval.gate import evaluate_gate, junit, load_spec, markdown
-    from vlmeval.store import load_run
+    from vlmeval.store import load_run, write_atomic
 
     checks, alpha = load_spec(args.spec)
     run, baseline = load_run(args.run_dir), load_run(args.baseline)
@@ -260,9 +278,9 @@ def cmd_gate(args: argparse.Namespace) -> int:
     print(f"gate: {'FAILED' if failed else 'passed'}: {len(outcomes) - failed} of "
           f"{len(outcomes)} checks passed")
     if args.markdown:
-        args.markdown.write_text(markdown(outcomes, run, baseline), encoding="utf-8")
+        write_atomic(args.markdown, markdown(outcomes, run, baseline))
     if args.junit:
-        args.junit.write_bytes(junit(outcomes))
+        write_atomic(args.junit, junit(outcomes))
     return 1 if failed else 0
 
 
@@ -344,7 +362,10 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as e:  # --help (0) or a usage error (2), already printed
+        return int(e.code or 0)
     from vlmeval.errors import Terminated, UserError
 
     def terminate(signum, frame):
@@ -363,6 +384,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return commands[args.command](args)
     except UserError as e:
         print(f"vlmeval: error: {e}", file=sys.stderr)
+        return 2
+    except OSError as e:  # a path that cannot be read or written: unwritable, full, a folder
+        where = f"{e.filename}: " if e.filename else ""
+        print(f"vlmeval: error: {where}{e.strerror or e}; check the path, its permissions and "
+              f"the free space", file=sys.stderr)
         return 2
     except KeyboardInterrupt as e:
         print("\nvlmeval: interrupted; everything finished so far is saved. Run the same command "

@@ -27,6 +27,7 @@ and names them. Exit codes: 0 pass, 1 regression, 2 usage or data error.
 from __future__ import annotations
 
 import fnmatch
+import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
@@ -228,6 +229,14 @@ def markdown(outcomes: list[Outcome], run: Run, baseline: Run) -> str:
     return head + "\n".join(rows) + "\n"
 
 
+_XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
+
+
+def _xml_text(text: str) -> str:
+    """Characters XML 1.0 cannot hold (control characters from a data label) shown as \\xNN."""
+    return _XML_ILLEGAL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+
+
 def junit(outcomes: list[Outcome]) -> bytes:
     """One testcase per checked metric; a regression is a <failure>."""
     failures = sum(not o.passed for o in outcomes)
@@ -235,8 +244,9 @@ def junit(outcomes: list[Outcome]) -> bytes:
     suite = ET.SubElement(suites, "testsuite", name="vlmeval.gate", tests=str(len(outcomes)),
                           failures=str(failures), errors="0", skipped="0")
     for o in outcomes:
-        case = ET.SubElement(suite, "testcase", classname=f"vlmeval.gate.{o.task}", name=o.metric)
+        case = ET.SubElement(suite, "testcase", classname=_xml_text(f"vlmeval.gate.{o.task}"),
+                             name=_xml_text(o.metric))
         if not o.passed:
-            failure = ET.SubElement(case, "failure", message=o.reason, type="regression")
-            failure.text = o.line()
+            failure = ET.SubElement(case, "failure", message=_xml_text(o.reason), type="regression")
+            failure.text = _xml_text(o.line())
     return ET.tostring(suites, encoding="utf-8", xml_declaration=True)

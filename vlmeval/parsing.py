@@ -68,18 +68,27 @@ def parse_yes_no(raw: str, policy: str) -> Parsed:
     return YES_NO[check_policy(policy)](raw)
 
 
+# Counts above this are not read as counts (unparsed): no benchmark asks for more, and a
+# 20-digit "count" must not reach a metric that sizes a table by it.
+LARGEST_COUNT = 1000
 NUMBER_WORDS = {w: i for i, w in enumerate(
     ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
      "eleven", "twelve"))} | {"no": 0, "none": 0}
 _NUMBER = re.compile(r"\d+|[a-z]+")
 
 
+def _count(digits: str) -> Parsed:
+    return Parsed.ok(str(int(digits))) if len(digits) <= 6 and int(digits) <= LARGEST_COUNT \
+        else Parsed.unparsed()
+
+
 def count_official(raw: str) -> Parsed:
     """The first number in the answer, as digits or a number word ("There are two." -> 2;
-    "no stars" -> 0). An answer with no number is unparsed, never 0."""
+    "no stars" -> 0). An answer with no number, or a number above LARGEST_COUNT, is unparsed,
+    never 0."""
     for token in _NUMBER.findall(raw.lower()):
         if token.isdigit():
-            return Parsed.ok(str(int(token)))
+            return _count(token)
         if token in NUMBER_WORDS:
             return Parsed.ok(str(NUMBER_WORDS[token]))
     return Parsed.unparsed()
@@ -89,8 +98,8 @@ def count_strict(raw: str) -> Parsed:
     """Only an answer that is a number and nothing else ("2", "Two.", " 3 "); "no" and "none"
     are not numbers here."""
     text = raw.strip().rstrip(".!").strip().lower()
-    if text.isdigit():
-        return Parsed.ok(str(int(text)))
+    if text.isascii() and text.isdigit():
+        return _count(text)
     if text in NUMBER_WORDS and text not in ("no", "none"):
         return Parsed.ok(str(NUMBER_WORDS[text]))
     return Parsed.unparsed()

@@ -201,6 +201,8 @@ def run(config: RunConfig, adapter: Adapter | None = None) -> RunResult:
     check_policy(config.policy)
     if config.batch_size < 1:
         raise ConfigError(f"--batch-size must be at least 1, got {config.batch_size}")
+    if config.seed < 0:
+        raise ConfigError(f"--seed must be a whole number >= 0, got {config.seed}")
     data = config.task_data()
     tasks = [make_task(name, config.task_options, limit=config.task_limit(name), seed=config.seed,
                        **({"data": data[name], "images": config.images} if name in data else {}))
@@ -248,23 +250,27 @@ def _run_locked(config: RunConfig, adapter: Adapter, tasks: list[Task],
     store.samples_dir.mkdir(parents=True, exist_ok=True)
     store.write_run(meta)
     stored_before = _stored(store, tasks)
-    try:
-        for task in tasks:
-            run_task(task, plans[task.name], adapter, store, config)
-    except BaseException:
-        meta.update(status="interrupted")
+
+    def record_attempt(status: str) -> None:
+        meta.update(status=status)
         meta["attempts"][-1]["computed"] = _stored(store, tasks) - stored_before
         meta["attempts"][-1]["counters"] = adapter.counters()
         store.write_run(meta)
-        raise
-    results = score_run(meta, {t.name: store.load_records(t.name) for t in tasks},
-                        where=str(store.root), versions=meta["versions"])
-    store.write_results(results)
-    meta.update(status=results["status"], finished=_now())
-    meta["attempts"][-1]["computed"] = _stored(store, tasks) - stored_before
-    meta["attempts"][-1]["counters"] = adapter.counters()
-    store.write_run(meta)
-    from vlmeval.reports.render import write_report  # matplotlib: imported only when needed
 
-    write_report(store.root)
+    # Any stop before the end (Ctrl-C, SIGTERM, a crash, while computing, scoring or writing
+    # the report) leaves the run `interrupted`; the same command resumes it.
+    try:
+        for task in tasks:
+            run_task(task, plans[task.name], adapter, store, config)
+        results = score_run(meta, {t.name: store.load_records(t.name) for t in tasks},
+                            where=str(store.root), versions=meta["versions"])
+        store.write_results(results)
+        from vlmeval.reports.render import write_report  # matplotlib: imported only when needed
+
+        write_report(store.root)
+    except BaseException:
+        record_attempt("interrupted")
+        raise
+    meta["finished"] = _now()
+    record_attempt(results["status"])
     return RunResult(store.root, results)

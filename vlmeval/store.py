@@ -33,23 +33,35 @@ class RunDirError(UserError):
     """The run directory cannot be used for this run (belongs to another run, or is damaged)."""
 
 
+def write_atomic(path: Path, data: bytes | str) -> None:
+    """Write a file so that it is either the old one or the whole new one (never a part, even
+    on disk full or a kill); the temporary file is removed when the write fails."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "wb") as f:
+            f.write(data.encode("utf-8") if isinstance(data, str) else data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
 def write_json_atomic(path: Path, data: Any, indent: int | None = 2) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(data, f, indent=indent, sort_keys=False, allow_nan=False,
-                  separators=None if indent else (",", ":"))
-        f.write("\n")
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    text = json.dumps(data, indent=indent, sort_keys=False, allow_nan=False,
+                      separators=None if indent else (",", ":"))
+    write_atomic(path, text + "\n")
 
 
 def read_json(path: Path) -> Any:
     try:
         with open(path, encoding="utf-8") as f:
             return json.load(f)
-    except json.JSONDecodeError as e:
-        raise RunDirError(f"{path}: not valid JSON ({e}); delete the file or the run directory") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise RunDirError(f"{path}: not valid UTF-8 JSON ({e}); delete the file or the run "
+                          f"directory") from None
 
 
 class RunStore:
@@ -171,13 +183,7 @@ class RunStore:
     def compact(self, task: str, records: list[dict[str, Any]]) -> None:
         """Replace a task's samples file by these records (atomically: an interruption leaves
         the old file or the new one, never a mix)."""
-        path = self.samples_path(task)
-        tmp = path.with_name(path.name + ".tmp")
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.write("".join(_line(r) for r in records))
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
+        write_atomic(self.samples_path(task), "".join(_line(r) for r in records))
 
     def append(self, task: str, records: Iterable[dict[str, Any]]) -> None:
         lines = "".join(_line(r) for r in records)
@@ -248,13 +254,14 @@ def _run(path: Path, meta: dict[str, Any], results: dict[str, Any],
     """A Run whose records are read as results.json was scored (its policy, installed code)."""
     from vlmeval.scoring import reread
 
+    where = f"{path} (results)" if Path(path).is_file() else f"{Path(path) / 'results.json'}"
     if not isinstance(results, dict) or not isinstance(results.get("tasks"), dict):
-        raise RunDirError(f"{path}: results without a 'tasks' object; rescore the run "
-                          f"(`vlmeval rescore RUN_DIR`)")
+        raise RunDirError(f"{where}: no 'tasks' object; rescore the run (`vlmeval rescore "
+                          f"RUN_DIR`)")
     for entry in meta["tasks"]:
         if entry["name"] not in results["tasks"]:
-            raise RunDirError(f"{path}: results.json has no task {entry['name']!r} although "
-                              f"run.json plans it; rescore the run (`vlmeval rescore RUN_DIR`)")
+            raise RunDirError(f"{where}: no task {entry['name']!r} although run.json plans it; "
+                              f"rescore the run (`vlmeval rescore RUN_DIR`)")
         records[entry["name"]] = reread(entry, records.get(entry["name"], []),
                                         results["tasks"][entry["name"]]["policy"])
     return Run(path, meta, results, records, label=label)
@@ -280,6 +287,10 @@ def load_baseline(path: Path) -> Run:
         raise RunDirError(f"{path}: baseline format_version {data.get('format_version')!r}, this "
                           f"vlmeval reads {FORMAT_VERSION}; save it again from its run directory "
                           f"(`vlmeval baseline save`) or rerun that run with this version")
+    missing = [k for k in ("run", "results", "samples") if not isinstance(data.get(k), dict)]
+    if missing:
+        raise RunDirError(f"{path}: baseline file without its {missing[0]!r} object; save it again "
+                          f"with `vlmeval baseline save RUN_DIR -o {path.name}`")
     meta = check_run(data["run"], f"{path} (run)")
     samples = {task: [check_record(r, f"{path} (samples of {task}, record {i})")
                       for i, r in enumerate(records)] for task, records in data["samples"].items()}

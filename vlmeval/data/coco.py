@@ -37,7 +37,14 @@ def load(path: Path, images: Path | None = None, limit: int | None = None) -> li
     roots = [images] if images else [folder, folder / "images", folder / split]
     out = []
     for image_id in sorted(coco.getImgIds())[:limit] if limit else sorted(coco.getImgIds()):
-        captions = [a["caption"] for a in coco.loadAnns(coco.getAnnIds(imgIds=[image_id]))]
+        anns = coco.loadAnns(coco.getAnnIds(imgIds=[image_id]))
+        bad = next((a for a in anns if not isinstance(a.get("caption"), str)
+                    or not a["caption"].strip()), None)
+        if bad is not None:
+            raise DataError(f"{path}: annotation {bad.get('id')!r} of image {image_id} has caption "
+                            f"{bad.get('caption')!r}; every caption must be non-empty text (remove "
+                            f"that annotation)")
+        captions = [a["caption"] for a in anns]
         if not captions:
             continue
         info = coco.loadImgs([image_id])[0]

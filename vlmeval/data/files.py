@@ -26,13 +26,27 @@ def require(record: dict, field: str, where: str, fix: str = "") -> Any:
     return record[field]
 
 
-def file_image(name: str, roots: Iterable[Path], where: str) -> ImageRef:
-    """An ImageRef to the first root holding `name`; sha256 of the file's bytes."""
-    roots = list(roots)
+def file_image(name: object, roots: Iterable[Path], where: str) -> ImageRef:
+    """An ImageRef to `name` in the first root that holds it; sha256 of the file's bytes.
+
+    Paths are confined to the roots (the data file's folder, or --images): an absolute path or
+    one that climbs out with ".." is refused, so a data file cannot make vlmeval read, hash and
+    show files it should not. Only regular files are read (not folders, FIFOs or devices)."""
+    if not isinstance(name, str) or not name.strip():
+        raise DataError(f"{where}: field 'image' must be a relative path (a string), got "
+                        f"{name!r}")
+    roots = [Path(r) for r in roots]
     for root in roots:
-        path = root / name
+        path = (root / name).resolve()
+        if not path.is_relative_to(root.resolve()):
+            raise DataError(f"{where}: image {name!r} is outside {root}; data files may only name "
+                            f"images inside their folder, or pass --images DIR with a folder that "
+                            f"holds it")
+        if path.exists() and not path.is_file():
+            raise DataError(f"{where}: image {name!r} is not a regular file ({path}); point the "
+                            f"field at an image file")
         if path.is_file():
-            return ImageRef("file", str(path.resolve()), hashlib.sha256(path.read_bytes()).hexdigest())
+            return ImageRef("file", str(path), hashlib.sha256(path.read_bytes()).hexdigest())
     tried = ", ".join(str(r) for r in roots)
     raise DataError(f"{where}: image {name!r} not found (looked in {tried}); pass --images DIR "
                     f"with the folder that holds it")

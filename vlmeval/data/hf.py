@@ -55,11 +55,18 @@ def pick_split(path: Path) -> str:
     raise DataError(f"{path}: dataset_dict.json lists no splits")
 
 
-def image_bytes(value: object, where: str) -> bytes:
+def image_bytes(value: object, where: str, root: Path) -> bytes:
+    """The stored image's bytes; an image stored as a path must lie inside the dataset's folder
+    (`root`), like the images a manifest names."""
     if isinstance(value, dict) and value.get("bytes"):
         return value["bytes"]
-    if isinstance(value, dict) and value.get("path") and Path(value["path"]).is_file():
-        return Path(value["path"]).read_bytes()
+    if isinstance(value, dict) and value.get("path"):
+        path = (root / str(value["path"])).resolve()
+        if not path.is_relative_to(root.resolve()) or not path.is_file():
+            raise DataError(f"{where}: image path {value['path']!r} is not a file inside "
+                            f"{root}; store the images' bytes in the dataset (datasets.Image) or "
+                            f"keep the files beside it")
+        return path.read_bytes()
     if isinstance(value, Image.Image):
         buffer = io.BytesIO()
         value.save(buffer, format="PNG")
@@ -68,15 +75,28 @@ def image_bytes(value: object, where: str) -> bytes:
                     f"images with datasets.Image()")
 
 
+def root_of(path: Path) -> Path:
+    """The folder a dataset's stored image paths are relative to."""
+    return path.parent if path.suffix == ".parquet" else path
+
+
 def load_image(key: str) -> Image.Image:
     path, split, row = key.rsplit("#", 2)
     value = open_dataset(path, split)[int(row)]["image"]
-    return Image.open(io.BytesIO(image_bytes(value, key))).convert("RGB")
+    return Image.open(io.BytesIO(image_bytes(value, key, root_of(Path(path))))).convert("RGB")
 
 
 def load(path: Path, task: str, limit: int | None = None) -> list[Sample]:
-    split = pick_split(path)
-    data = open_dataset(str(path), split)
+    try:
+        split = pick_split(path)
+        data = open_dataset(str(path), split)
+    except DataError:
+        raise
+    except Exception as e:  # noqa: BLE001 - pyarrow and datasets raise many types for bad files
+        first = str(e).splitlines()[0] if str(e) else ""
+        raise DataError(f"{path}: cannot be read as a local Hugging Face dataset "
+                        f"({type(e).__name__}: {first}); pass a parquet file or a "
+                        f"datasets save_to_disk folder") from None
     columns = set(data.column_names)
     out = []
     for i in range(len(data)):
@@ -90,7 +110,7 @@ def load(path: Path, task: str, limit: int | None = None) -> list[Sample]:
         image = None
         if row.get("image") is not None:
             image = ImageRef("hf", f"{path.resolve()}#{split}#{i}",
-                             hashlib.sha256(image_bytes(row["image"], where)).hexdigest())
+                             hashlib.sha256(image_bytes(row["image"], where, root_of(path))).hexdigest())
         if "unit" not in columns:  # CIs resample images
             for key in ("image_id", "image_source"):
                 if key in columns:

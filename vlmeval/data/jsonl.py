@@ -24,27 +24,30 @@ FIX = 'write one object per line like {"image": "a.jpg", "question": "...", "ans
 def load(path: Path, task: str, images: Path | None = None, limit: int | None = None) -> list[Sample]:
     out = []
     roots = [images] if images else [path.parent]
-    with path.open(encoding="utf-8") as f:
-        for line_no, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            where = f"{path}:{line_no}"
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise DataError(f"{where}: not valid JSON ({e.msg}); {FIX}") from None
-            if not isinstance(row, dict):
-                raise DataError(f"{where}: expected a JSON object, got {type(row).__name__}; {FIX}")
-            if row.get("task", task) != task:
-                continue
-            fields = row_fields(row, where)
-            if row.get("image"):
-                fields.setdefault("unit", f"image-{row['image']}")  # CIs resample images
-            out.append(Sample(id=f"{path.stem}-{row.get('id', row.get('question_id', line_no))}",
-                              image=file_image(row["image"], roots, where) if row.get("image") else None,
-                              fields=fields))
-            if limit and len(out) >= limit:
-                break
+    try:
+        lines = path.read_text(encoding="utf-8").split("\n")  # not splitlines: U+2028 is data
+    except UnicodeDecodeError as e:
+        raise DataError(f"{path}: not UTF-8 text (byte {e.start}); save the file as UTF-8") from None
+    for line_no, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        where = f"{path}:{line_no}"
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise DataError(f"{where}: not valid JSON ({e.msg}); {FIX}") from None
+        if not isinstance(row, dict):
+            raise DataError(f"{where}: expected a JSON object, got {type(row).__name__}; {FIX}")
+        if row.get("task", task) != task:
+            continue
+        fields = row_fields(row, where)
+        if row.get("image"):
+            fields.setdefault("unit", f"image-{row['image']}")  # CIs resample images
+        out.append(Sample(id=f"{path.stem}-{row.get('id', row.get('question_id', line_no))}",
+                          image=file_image(row["image"], roots, where) if row.get("image") else None,
+                          fields=fields))
+        if limit and len(out) >= limit:
+            break
     return out
 
 
@@ -62,6 +65,12 @@ def row_fields(row: dict, where: str) -> dict:
         raise DataError(f"{where}: missing field 'answers' (or 'answer'); {FIX}")
     if isinstance(answers, str):
         answers = [answers]
+    if not isinstance(answers, (list, tuple)):
+        raise DataError(f"{where}: field 'answers' must be a list of strings, got "
+                        f"{type(answers).__name__} {answers!r}; {FIX}")
+    if row.get("question") is not None and not isinstance(row["question"], str):
+        raise DataError(f"{where}: field 'question' must be a string, got "
+                        f"{type(row['question']).__name__} {row['question']!r}; {FIX}")
     answers = [a["answer"] if isinstance(a, dict) and "answer" in a else a for a in answers]
     if not answers or not all(isinstance(a, (str, int, float)) for a in answers):
         raise DataError(f"{where}: field 'answers' must be a non-empty list of strings, got "

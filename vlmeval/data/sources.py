@@ -29,6 +29,9 @@ def load_samples(path: Path, task: str, images: Path | None = None,
     if not path.exists():
         raise DataError(f"{path}: not found; --data takes a local file or folder ({KINDS}); "
                         f"nothing is downloaded")
+    if not (path.is_file() or path.is_dir()):
+        raise DataError(f"{path}: not a regular file or folder (a pipe or device?); --data takes "
+                        f"{KINDS}")
     if images is not None and not Path(images).is_dir():
         raise DataError(f"{images}: --images must be a folder of image files")
     samples = _read(path, task, images, limit)

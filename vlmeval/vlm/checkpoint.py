@@ -25,15 +25,22 @@ FORMAT_VERSION = 1
 FILES = ("config.json", "model.safetensors", "tokenizer.json", "train.json")
 
 
+def read_config(path: Path) -> Any:
+    """A checkpoint's config.json; one-line errors for a file that is not UTF-8 JSON."""
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise ConfigError(f"{path}: not a valid UTF-8 JSON file ({e}); restore the checkpoint's "
+                          f"config.json") from None
+
+
 def is_checkpoint(path: Path) -> bool:
     """True for a directory in our format (the marker in config.json decides)."""
     config = Path(path) / "config.json"
     if not config.is_file():
         return False
-    try:
-        return json.loads(config.read_text()).get("format") == FORMAT
-    except (json.JSONDecodeError, AttributeError):
-        return False
+    data = read_config(config)
+    return isinstance(data, dict) and data.get("format") == FORMAT
 
 
 def save_checkpoint(out: Path, model: VLM, tokenizer: Tokenizer, train: dict[str, Any]) -> None:
@@ -53,15 +60,26 @@ def load_checkpoint(path: Path) -> tuple[VLM, Tokenizer, dict[str, Any]]:
     if missing:
         raise ConfigError(f"{path}: not a vlmeval checkpoint, missing {', '.join(missing)} "
                           f"(a checkpoint directory holds {', '.join(FILES)})")
-    meta = json.loads((path / "config.json").read_text())
-    if meta.get("format") != FORMAT:
+    meta = read_config(path / "config.json")
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise ConfigError(f"{path / 'config.json'}: field 'format' is {meta.get('format')!r}, "
                           f"expected {FORMAT!r}; use --adapter to choose another loader")
     if meta.get("format_version") != FORMAT_VERSION:
         raise ConfigError(f"{path / 'config.json'}: format_version {meta.get('format_version')!r} "
                           f"is not supported (this vlmeval reads {FORMAT_VERSION}); upgrade vlmeval")
-    model = VLM(VLMConfig.from_json(meta["config"]))
-    missing, unexpected = load_model(model, str(path / "model.safetensors"), strict=False)
+    if not isinstance(meta.get("config"), dict):
+        raise ConfigError(f"{path / 'config.json'}: no 'config' object (the model's settings); "
+                          f"restore the checkpoint's config.json")
+    try:
+        model = VLM(VLMConfig.from_json(meta["config"]))
+    except ConfigError as e:
+        raise ConfigError(f"{path / 'config.json'}: {e}") from None
+    try:
+        missing, unexpected = load_model(model, str(path / "model.safetensors"), strict=False)
+    except Exception as e:  # noqa: BLE001 - safetensors raises its own types for damaged files
+        raise ConfigError(f"{path / 'model.safetensors'}: cannot read the weights "
+                          f"({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}); the "
+                          f"file is damaged or truncated: restore it or train again") from None
     if missing or unexpected:
         raise ConfigError(f"{path / 'model.safetensors'}: weights do not match config.json "
                           f"(missing {sorted(missing)[:3]}, unexpected {sorted(unexpected)[:3]}); "
@@ -72,4 +90,4 @@ def load_checkpoint(path: Path) -> tuple[VLM, Tokenizer, dict[str, Any]]:
     if size > vocab or (model.cfg.lm.hf is None and size != vocab):
         raise ConfigError(f"{path / 'tokenizer.json'}: {tokenizer.get_vocab_size()} tokens but "
                           f"config lm.vocab_size is {model.cfg.lm.vocab_size}; re-save the checkpoint")
-    return model.eval(), tokenizer, json.loads((path / "train.json").read_text())
+    return model.eval(), tokenizer, read_config(path / "train.json")
