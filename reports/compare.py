@@ -13,7 +13,8 @@ from markupsafe import Markup
 
 from vlmeval.comparison import ALPHA, comparison, load_runs
 from vlmeval.reports import charts
-from vlmeval.reports.render import environment, page_script, sample_row, script_json, thumbnails
+from vlmeval.reports.render import (environment, page_script, sample_row, script_json, thumbnails,
+                                    visible)
 from vlmeval.store import Run, write_atomic
 
 
@@ -59,7 +60,7 @@ def headline_chart(runs: Sequence[Run], task: str) -> Markup:
     result = runs[0].results["tasks"][task]
     metric = result["headline"]
     ms = [r.results["tasks"][task]["metrics"].get(metric) or {} for r in runs]
-    return Markup(charts.bars([r.label for r in runs], [m.get("value") if m.get("value") is not None
+    return Markup(charts.bars([visible(r.label) for r in runs], [m.get("value") if m.get("value") is not None
                                                         else float("nan") for m in ms],
                               [m.get("ci_low") for m in ms], [m.get("ci_high") for m in ms],
                               f"{task}: {metric} (95% CI)", width=3.6))

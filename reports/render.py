@@ -14,6 +14,7 @@ import base64
 import hashlib
 import io
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,7 @@ def environment() -> Environment:
     env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["j2", "html"]),
                       trim_blocks=True, lstrip_blocks=True)
     env.filters["num"] = fmt
+    env.filters["visible"] = visible
     env.filters["pvalue"] = lambda p: "n/a" if p is None else "<0.0001" if p < 1e-4 else f"{p:.4f}"
     env.filters["count"] = lambda v: "n/a" if v is None else f"{v:,}"
     env.filters["signed"] = lambda v, digits=3: ("n/a" if v is None else  # no "-0.000"
@@ -90,7 +92,20 @@ def thumbnails(records: list[dict[str, Any]], budget: int = IMAGE_BUDGET) -> tup
 
 # --- samples -----------------------------------------------------------------------------------
 
+# Control characters and the bidirectional controls that reorder what a reader sees (a model
+# output or a data label could hide text with them) are shown as visible escapes: \u202e.
+_INVISIBLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e"
+                        "\u2060-\u2069\ufeff]")
+
+
+def visible(text: str | None) -> str | None:
+    if text is None:
+        return None
+    return _INVISIBLE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
 def _cap(text: str | None) -> str | None:
+    text = visible(text)
     if text is None or len(text) <= TEXT_CAP:
         return text
     return text[:TEXT_CAP] + f" ... [{len(text) - TEXT_CAP} more characters in the run directory]"
@@ -108,13 +123,14 @@ def sample_row(record: dict[str, Any]) -> dict[str, Any]:
     flags = {"wrong": verdict.get("correct") is False, "unparsed": record.get("parse_status") == "unparsed",
              "hallucinated": hallucinated(record), "error": record.get("error") is not None}
     return {
-        "flags": flags, "task": record["task"], "id": record["request_id"], "variant": record.get("variant"),
+        "flags": flags, "task": record["task"], "id": visible(record["request_id"]),
+        "variant": record.get("variant"),
         "image": (record.get("image") or {}).get("sha256"),
         "prompt": _cap(record.get("model_prompt") or record.get("prompt")),
-        "raw": _cap(record.get("raw")), "parsed": record.get("parsed"),
+        "raw": _cap(record.get("raw")), "parsed": _cap(record.get("parsed")),
         "status": record.get("parse_status"), "target": _cap(str(record.get("target"))),
         "correct": verdict.get("correct"), "outcome": verdict.get("outcome"),
-        "error": record.get("error"), "hallucinated": flags["hallucinated"],
+        "error": _cap(record.get("error")), "hallucinated": flags["hallucinated"],
     }
 
 
@@ -160,14 +176,14 @@ def block(spec: dict[str, Any], result: dict[str, Any]) -> dict[str, Any] | None
         if not found:
             return None
         return {**out, "kind": "chart", "svg": Markup(charts.bars(
-            [g for g, _ in found], [_value(m) for _, m in found], [m["ci_low"] for _, m in found],
+            [visible(g) for g, _ in found], [_value(m) for _, m in found], [m["ci_low"] for _, m in found],
             [m["ci_high"] for _, m in found], spec["label"]))}
     if kind == "curves":
         series = result.get(spec["source"]) or {}
         if not series:
             return None
         return {**out, "kind": "chart", "svg": Markup(charts.curves(
-            {name: (_path(c, spec["x"]), _path(c, spec["y"])) for name, c in series.items()},
+            {visible(name): (_path(c, spec["x"]), _path(c, spec["y"])) for name, c in series.items()},
             spec["xlabel"], spec["ylabel"]))}
     if kind == "matrix":
         data = result.get(spec["source"])

@@ -180,3 +180,70 @@ def test_the_browser_check_sees_console_errors(tmp_path):
     page.write_text("<!doctype html><body><script>undefinedFunction()</script></body>")
     _, console = browser(page, tmp_path)
     assert any("undefinedFunction" in line for line in console)
+
+
+def _png_claiming(path: Path, width: int, height: int) -> None:
+    """A small PNG whose header claims width x height (a decompression bomb's header)."""
+    import struct
+    import zlib
+
+    from PIL import Image
+
+    Image.new("RGB", (8, 8)).save(path)
+    data = bytearray(path.read_bytes())
+    ihdr = 8 + 8  # signature, then the IHDR chunk's length and type
+    data[ihdr:ihdr + 8] = struct.pack(">II", width, height)
+    data[ihdr + 13:ihdr + 17] = struct.pack(">I", zlib.crc32(bytes(data[ihdr - 4:ihdr + 13])))
+    path.write_bytes(bytes(data))
+
+
+HOSTILE = "$\\frac{$ \x07bell \u202eevil\u202c ok"
+
+
+def test_reports_render_a_bomb_mathtext_control_and_bidi_characters(tmp_path):
+    """A decompression bomb is a per-sample error and shows no thumbnail; "$", control and bidi
+    characters in object names and outputs reach charts, tables and JUnit as harmless text."""
+    from helpers import OracleWrongOn
+    from vlmeval.cli import main
+    from vlmeval.runner import RunConfig, run
+
+    images = tmp_path / "img"
+    images.mkdir()
+    _png_claiming(images / "bomb.png", 20000, 20000)
+    from vlmeval.data import scenes
+
+    rows = []
+    for i in range(4):
+        scenes.render(scenes.scene("eval", i)).save(images / f"{i}.png")
+        for obj, label in ((HOSTILE, "no"), ("star", "yes")):
+            rows.append({"image": f"img/{i}.png", "question": f"Is there a {obj} in the image?",
+                         "answer": label})
+    rows.append({"image": "img/bomb.png", "question": "Is there a star in the image?", "answer": "yes"})
+    data = tmp_path / "coco_pope_random.jsonl"
+    data.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    class Looks(OracleWrongOn):  # decodes its images, as a real model does
+        def generate(self, requests):
+            from vlmeval.data import load_images
+
+            load_images([r.image for r in requests])
+            return super().generate(requests)
+
+    result = run(RunConfig(model="m", tasks=("pope",), data={"": data}, out=tmp_path / "run",
+                           max_error_rate=0.5), Looks(4, output="Yes " + HOSTILE))
+    records = [json.loads(l) for l in (tmp_path / "run" / "samples" / "pope.jsonl").read_text().splitlines()]
+    (bomb,) = [r for r in records if r["image"]["key"].endswith("bomb.png")]
+    assert "image above the limit of 40,000,000 pixels" in bomb["error"]
+    assert result.status == "finished" and result.results["tasks"]["pope"]["errors"] == 1
+    page = tmp_path / "run" / "report.html"
+    html, console = browser(page, tmp_path)
+    text = visible_text(html)
+    assert "\u202e" not in html and "\\u202e" in text and "\\u0007bell" in text
+    assert not [c for c in console if "Uncaught" in c or "Content Security" in c], console
+    assert main(["compare", str(tmp_path / "run"), str(tmp_path / "run"), "-o", str(tmp_path / "c.html")]) == 0
+    html, console = browser(tmp_path / "c.html", tmp_path)
+    assert "\u202e" not in html and not [c for c in console if "Uncaught" in c], console
+    junit = tmp_path / "gate.xml"
+    assert main(["gate", str(tmp_path / "run"), "--baseline", str(tmp_path / "run"), "--junit", str(junit)]) == 0
+    import xml.etree.ElementTree as ET
+
+    ET.parse(junit)

@@ -11,14 +11,32 @@ from vlmeval.data import scenes
 from vlmeval.records import ImageRef, Sample
 
 
+# Larger images are refused before they are decoded (a 20000 x 20000 PNG is 1.2 GB of pixels):
+# the request is recorded with the error and the run goes on; the report shows no thumbnail.
+MAX_PIXELS = 40_000_000
+
+
+def checked(image: Image.Image, where: str) -> Image.Image:
+    """`image` (opened, not yet decoded) as RGB, unless it has more than MAX_PIXELS pixels."""
+    width, height = image.size
+    if width * height > MAX_PIXELS:
+        raise ValueError(f"{where}: image of {width} x {height} pixels is above the limit of "
+                         f"{MAX_PIXELS:,}; resize it")
+    return image.convert("RGB")
+
+
 def load_image(ref: ImageRef) -> Image.Image:
     """Decode one reference to an RGB image."""
     if ref.source == "scenes":
         split, index = ref.key.split(":")
         return scenes.render(scenes.scene(split, int(index)))
     if ref.source == "file":
-        with Image.open(ref.key) as image:
-            return image.convert("RGB")
+        try:
+            with Image.open(ref.key) as image:
+                return checked(image, ref.key)
+        except Image.DecompressionBombError as e:  # PIL's own guard, at twice its limit
+            raise ValueError(f"{ref.key}: image above the limit of {MAX_PIXELS:,} pixels ({e}); "
+                             f"resize it") from None
     if ref.source == "hf":
         from vlmeval.data import hf
 

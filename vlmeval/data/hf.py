@@ -83,7 +83,9 @@ def root_of(path: Path) -> Path:
 def load_image(key: str) -> Image.Image:
     path, split, row = key.rsplit("#", 2)
     value = open_dataset(path, split)[int(row)]["image"]
-    return Image.open(io.BytesIO(image_bytes(value, key, root_of(Path(path))))).convert("RGB")
+    from vlmeval.data import checked
+
+    return checked(Image.open(io.BytesIO(image_bytes(value, key, root_of(Path(path))))), key)
 
 
 def load(path: Path, task: str, limit: int | None = None) -> list[Sample]:
