@@ -247,3 +247,33 @@ def test_bad_input_is_one_line_and_exit_2(name, setup, words, tmp_path, capsys):
 
 def test_the_corpus_is_large():
     assert len(CASES) >= 60
+
+
+def test_a_checkpoint_whose_weights_changed_is_refused_unless_accepted(tmp_path, capsys):
+    from vlmeval.adapters import ZOO_DIR
+
+    ckpt = tmp_path / "ckpt"
+    ckpt.mkdir()
+    for f in (ZOO_DIR / "scenes-mlp2x_gelu").iterdir():
+        (ckpt / f.name).write_bytes(f.read_bytes())
+    weights = bytearray((ckpt / "model.safetensors").read_bytes())
+    weights[-100] ^= 0x01  # one bit of one weight
+    (ckpt / "model.safetensors").write_bytes(bytes(weights))
+    argv = ["run", "--model", str(ckpt), "--tasks", "pope", "--limit", "1", "--out", str(tmp_path / "r")]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "model.safetensors: its sha256 differs" in err and "--accept-changed-weights" in err
+    assert main([*argv, "--accept-changed-weights"]) == 0
+
+
+def test_samples_without_run_json_are_not_adopted(tmp_path, capsys):
+    out = tmp_path / "r"
+    assert main(["run", "--model", "baseline:oracle", "--tasks", "pope", "--limit", "2", "--out", str(out)]) == 0
+    (out / "run.json").unlink()
+    capsys.readouterr()
+    assert main(["run", "--model", "baseline:blind", "--tasks", "pope", "--limit", "2", "--out", str(out)]) == 2
+    assert "holds samples but no run.json" in capsys.readouterr().err
+    assert main(["run", "--model", "baseline:blind", "--tasks", "pope", "--limit", "2", "--out", str(out),
+                 "--overwrite"]) == 0
+    results = json.loads((out / "results.json").read_text())
+    assert results["model"] == "baseline:blind"

@@ -81,6 +81,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--allow-pickle", action="store_true",
                      help="Hugging Face models: load pickle weights (*.bin) when there are no "
                           "safetensors (pickle can run code)")
+    run.add_argument("--accept-changed-weights", action="store_true",
+                     help="our checkpoints: load weights whose sha256 differs from the one "
+                          "config.json recorded when they were saved")
     what = run.add_mutually_exclusive_group(required=True)
     what.add_argument("--suite", help="a suite from `vlmeval list suites` (e.g. hallucination)")
     what.add_argument("--tasks", help="comma-separated tasks or probes (e.g. pope)")
@@ -223,7 +226,8 @@ def cmd_run(args: argparse.Namespace, argv: Sequence[str]) -> int:
                        task_options={"synonyms": args.synonyms} if args.synonyms else {},
                        model_options={"dtype": args.dtype, "device": args.device,
                                       "trust_remote_code": args.trust_remote_code,
-                                      "allow_pickle": args.allow_pickle},
+                                      "allow_pickle": args.allow_pickle,
+                                      "accept_changed_weights": args.accept_changed_weights},
                        limit=args.limit, batch_size=args.batch_size, seed=args.seed,
                        policy=args.policy, overwrite=args.overwrite, adapter=args.adapter,
                        max_error_rate=args.max_error_rate,

@@ -225,6 +225,11 @@ def _run_locked(config: RunConfig, adapter: Adapter, tasks: list[Task],
     if config.overwrite:
         store.clear()
     previous = store.read_run() if store.run_json.exists() else None
+    if previous is None and any(store.samples_dir.glob("*.jsonl")):
+        # run.json is written before the first sample: samples without it are not this run's.
+        raise RunDirError(f"{store.root}: holds samples but no run.json, so which model and data "
+                          f"they belong to is unknown; pass --overwrite to replace them or --out "
+                          f"to use another directory")
     meta = {
         "format_version": FORMAT_VERSION,
         "status": "running",

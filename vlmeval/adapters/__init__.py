@@ -43,8 +43,9 @@ def _native_detect(path: Path) -> bool:
 
 def _native_load(spec: str, path: Path, **options) -> Adapter:
     from vlmeval.adapters.native import NativeAdapter
+    accept = options.pop("accept_changed_weights", False)
     _no_options(spec, options)
-    return NativeAdapter(spec, path)
+    return NativeAdapter(spec, path, accept_changed_weights=accept)
 
 
 def _no_options(spec: str, options: dict) -> None:
@@ -60,6 +61,11 @@ def _hf_detect(path: Path) -> bool:
 
 def _hf_load(spec: str, path: Path, **options) -> Adapter:
     from vlmeval.adapters.hf import HFAdapter
+
+    if options.pop("accept_changed_weights", False):
+        raise ConfigError(f"--accept-changed-weights applies to vlmeval checkpoints (their "
+                          f"config.json records the weights' sha256); {spec!r} is a Hugging Face "
+                          f"checkpoint")
     return HFAdapter(spec, path, **options)
 
 

@@ -62,10 +62,12 @@ class NativeAdapter:
 
     capabilities = frozenset({"generate", "score"})
 
-    def __init__(self, name: str, path: Path | str, cache: FeatureCache = FEATURES) -> None:
+    def __init__(self, name: str, path: Path | str, cache: FeatureCache = FEATURES,
+                 accept_changed_weights: bool = False) -> None:
         self.name = name
         self.path = Path(path)
-        self.model, self.tokenizer, self.train_record = load_checkpoint(self.path)
+        self.model, self.tokenizer, self.train_record = load_checkpoint(
+            self.path, accept_changed_weights=accept_changed_weights)
         self.cache = cache
         self.fingerprint = _digest(*((self.path / f).read_bytes() for f in
                                      ("config.json", "model.safetensors", "tokenizer.json")))

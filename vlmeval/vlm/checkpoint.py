@@ -1,6 +1,7 @@
 """Our checkpoint format: a directory that says what it is.
 
-    config.json        {"format": "vlmeval-vlm", "format_version": 1, "config": VLMConfig}
+    config.json        {"format": "vlmeval-vlm", "format_version": 1, "config": VLMConfig,
+                        "weights_sha256": the sha256 of model.safetensors}
     model.safetensors  the weights (no pickle)
     tokenizer.json     the `tokenizers` word-level tokenizer
     train.json         recipe, seeds, steps, losses (whatever the trainer records)
@@ -8,6 +9,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -46,15 +48,27 @@ def is_checkpoint(path: Path) -> bool:
 def save_checkpoint(out: Path, model: VLM, tokenizer: Tokenizer, train: dict[str, Any]) -> None:
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    config = {"format": FORMAT, "format_version": FORMAT_VERSION, "config": model.cfg.to_json()}
-    (out / "config.json").write_text(json.dumps(config, indent=2) + "\n")
     save_model(model, str(out / "model.safetensors"))  # drops tied copies (an HF LM's head)
+    config = {"format": FORMAT, "format_version": FORMAT_VERSION, "config": model.cfg.to_json(),
+              "weights_sha256": weights_sha256(out)}
+    (out / "config.json").write_text(json.dumps(config, indent=2) + "\n")
     tokenizer.save(str(out / "tokenizer.json"))
     (out / "train.json").write_text(json.dumps(train, indent=2) + "\n")
 
 
-def load_checkpoint(path: Path) -> tuple[VLM, Tokenizer, dict[str, Any]]:
-    """Model (eval mode), tokenizer and training record; errors name the file and the fix."""
+def weights_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(Path(path) / "model.safetensors", "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def load_checkpoint(path: Path, accept_changed_weights: bool = False) -> tuple[VLM, Tokenizer, dict[str, Any]]:
+    """Model (eval mode), tokenizer and training record; errors name the file and the fix.
+
+    config.json records the sha256 of model.safetensors when it is saved: weights that changed
+    since (one flipped byte) are refused unless accept_changed_weights."""
     path = Path(path)
     missing = [f for f in FILES if not (path / f).is_file()]
     if missing:
@@ -67,6 +81,12 @@ def load_checkpoint(path: Path) -> tuple[VLM, Tokenizer, dict[str, Any]]:
     if meta.get("format_version") != FORMAT_VERSION:
         raise ConfigError(f"{path / 'config.json'}: format_version {meta.get('format_version')!r} "
                           f"is not supported (this vlmeval reads {FORMAT_VERSION}); upgrade vlmeval")
+    recorded = meta.get("weights_sha256")  # absent in checkpoints saved before it was recorded
+    if recorded is not None and not accept_changed_weights and weights_sha256(path) != recorded:
+        raise ConfigError(f"{path / 'model.safetensors'}: its sha256 differs from the one "
+                          f"config.json recorded when the checkpoint was saved, so the weights "
+                          f"changed since; restore them, or pass --accept-changed-weights to "
+                          f"load them anyway")
     if not isinstance(meta.get("config"), dict):
         raise ConfigError(f"{path / 'config.json'}: no 'config' object (the model's settings); "
                           f"restore the checkpoint's config.json")
