@@ -3,6 +3,7 @@
 import json
 import signal
 import subprocess
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -122,3 +123,60 @@ def test_sigterm_ends_the_run_interrupted_with_exit_143_and_it_resumes(tmp_path)
     assert resumed.wait(60) == 0, resumed.communicate()
     assert json.loads((out / "run.json").read_text())["status"] == "finished"
     assert len(lines(out)) == 720
+
+
+@pytest.mark.slow
+def test_disk_full_is_one_line_leaves_no_temporary_files_and_the_run_resumes_elsewhere(tmp_path):
+    from vlmeval.cli import main
+
+    small = tmp_path / "small"
+    small.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=400k", "tmpfs", str(small)],
+                             capture_output=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here: {mounted.stderr.decode().strip()}")
+    try:
+        argv = ["run", "--model", "baseline:blind", "--tasks", "pope,counting", "--limit", "100"]
+        done = subprocess.run([sys.executable, "-m", "vlmeval", *argv, "--out", str(small / "run")],
+                              capture_output=True, text=True, timeout=300)
+        assert done.returncode == 2, done.stderr
+        assert len(done.stderr.strip().splitlines()) == 1 and "Traceback" not in done.stderr
+        assert "No space left on device" in done.stderr and "MB free there" in done.stderr
+        assert not [p for p in (small / "run").rglob("*") if p.name.endswith(".tmp")]
+        shutil.copytree(small / "run", tmp_path / "moved")
+    finally:
+        subprocess.run(["umount", str(small)], check=False)
+    assert main([*argv, "--out", str(tmp_path / "moved")]) == 0
+    assert main([*argv, "--out", str(tmp_path / "reference")]) == 0
+    for task in ("pope", "counting"):
+        got = (tmp_path / "moved" / "samples" / f"{task}.jsonl").read_text().splitlines()
+        want = (tmp_path / "reference" / "samples" / f"{task}.jsonl").read_text().splitlines()
+        drop = lambda lines: [{k: v for k, v in json.loads(l).items() if k != "latency_ms"} for l in lines]
+        assert drop(got) == drop(want)
+
+
+@pytest.mark.slow
+def test_kill_9_at_ten_random_points_leaves_the_samples_of_an_uninterrupted_run(tmp_path):
+    import random
+
+    reference = cli(tmp_path / "ref", delay=0.0)
+    assert reference.wait(60) == 0, reference.communicate()
+    out = tmp_path / "cut"
+    points = sorted(random.Random(7).sample(range(20, 700), 10))
+    for point in points:
+        proc = cli(out, delay=0.004)
+        try:
+            wait_for_lines(out / "samples" / "pope.jsonl", point, proc)
+        except AssertionError:
+            pass  # it finished before reaching the point: nothing left to kill
+        proc.kill()
+        proc.wait(30)
+    resumed = cli(out, delay=0.0)
+    assert resumed.wait(60) == 0, resumed.communicate()
+
+    def computed(records):
+        return [{k: v for k, v in r.items() if k != "latency_ms"} for r in records]
+
+    assert computed(lines(out)) == computed(lines(tmp_path / "ref"))
+    assert json.loads((out / "results.json").read_text())["tasks"]["pope"]["metrics"] == \
+        json.loads((tmp_path / "ref" / "results.json").read_text())["tasks"]["pope"]["metrics"]

@@ -274,7 +274,10 @@ def _run_locked(config: RunConfig, adapter: Adapter, tasks: list[Task],
 
         write_report(store.root)
     except BaseException:
-        record_attempt("interrupted")
+        try:
+            record_attempt("interrupted")
+        except RunDirError:
+            pass  # e.g. the disk is full: run.json keeps "running", which resumes the same way
         raise
     meta["finished"] = _now()
     record_attempt(results["status"])

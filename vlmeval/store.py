@@ -17,6 +17,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import shutil
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -33,6 +34,21 @@ class RunDirError(UserError):
     """The run directory cannot be used for this run (belongs to another run, or is damaged)."""
 
 
+class WriteError(RunDirError):
+    """A file could not be written (disk full, no permission, a folder in the way)."""
+
+
+def write_error(path: Path, e: OSError) -> WriteError:
+    """One line naming the file, why, and the free space on its disk."""
+    try:
+        free = f"{shutil.disk_usage(Path(path).parent).free / 1e6:,.1f} MB free there"
+    except OSError:
+        free = "free space unknown"
+    return WriteError(f"{path}: cannot write ({e.strerror or e}; {free}); free some space or "
+                      f"choose another place (--out, -o), then run the same command again: "
+                      f"nothing finished is lost")
+
+
 def write_atomic(path: Path, data: bytes | str) -> None:
     """Write a file so that it is either the old one or the whole new one (never a part, even
     on disk full or a kill); the temporary file is removed when the write fails."""
@@ -44,6 +60,9 @@ def write_atomic(path: Path, data: bytes | str) -> None:
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
+    except OSError as e:
+        tmp.unlink(missing_ok=True)
+        raise write_error(path, e) from None
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
@@ -95,11 +114,14 @@ class RunStore:
             handle.close()
             raise RunDirError(f"{self.root}: in use by {holder}; wait for it to finish, or pass "
                               f"--out to use another directory") from None
-        handle.seek(0)
-        handle.truncate()
-        handle.write(f"pid {os.getpid()} (since "
-                     f"{datetime.now(timezone.utc).isoformat(timespec='seconds')})\n")
-        handle.flush()
+        try:
+            handle.seek(0)
+            handle.truncate()
+            handle.write(f"pid {os.getpid()} (since "
+                         f"{datetime.now(timezone.utc).isoformat(timespec='seconds')})\n")
+            handle.flush()
+        except OSError:
+            pass  # a full disk: the lock holds all the same, only the holder's name is missing
         try:
             yield
         finally:
@@ -187,10 +209,13 @@ class RunStore:
 
     def append(self, task: str, records: Iterable[dict[str, Any]]) -> None:
         lines = "".join(_line(r) for r in records)
-        with open(self.samples_path(task), "a", encoding="utf-8") as f:
-            f.write(lines)
-            f.flush()
-            os.fsync(f.fileno())
+        try:
+            with open(self.samples_path(task), "a", encoding="utf-8") as f:
+                f.write(lines)
+                f.flush()
+                os.fsync(f.fileno())
+        except OSError as e:  # a partial line may remain: the resuming runner cuts it off
+            raise write_error(self.samples_path(task), e) from None
 
 
 def newest(records: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
