@@ -188,6 +188,7 @@ CASES = [
     ("manifest image outside", with_data([{**ROW, "image": "../outside.png"}]), ["data.jsonl:1", "outside", "--images"]),
     ("manifest image absolute", with_data([{**ROW, "image": "/etc/hostname"}]), ["data.jsonl:1", "/etc/hostname", "--images"]),
     ("manifest empty", with_data(raw=b""), ["data.jsonl", "no items"]),
+    ("manifest ids repeated", with_data([{**ROW, "id": 1}, {**ROW, "id": 1}]), ["data.jsonl", "two items with id", "data-1"]),
     ("manifest only other tasks", with_data([{**ROW, "task": "captioning"}]), ["data.jsonl", "no items"]),
     ("counting answer a word", with_data([{**ROW, "answers": ["a few"]}], task="counting"), ["data.jsonl", "whole number"]),
     ("counting answer huge", with_data([{**ROW, "answers": ["99999999999999999999999"]}], task="counting"), ["data.jsonl", "whole number"]),

@@ -22,7 +22,7 @@ from typing import Any, Sequence
 from tqdm import tqdm
 
 from vlmeval.adapters import Adapter, resolve_model
-from vlmeval.errors import ConfigError
+from vlmeval.errors import ConfigError, DataError
 from vlmeval.parsing import check_policy
 from vlmeval.provenance import versions
 from vlmeval.records import Prediction, Request, request_to_json
@@ -193,6 +193,18 @@ def run_task(task: Task, plan: Sequence[Request], adapter: Adapter, store: RunSt
         store.compact(task.name, [latest[r.request_id] for r in plan])
 
 
+def check_unique(task: Task, plan: Sequence[Request]) -> None:
+    """Every request id once: records are matched to requests by id (a data file that repeats
+    an id would otherwise leave a request that can never be stored)."""
+    seen: set[str] = set()
+    for r in plan:
+        if r.request_id in seen:
+            source = f"{task.data}: " if task.data is not None else ""
+            raise DataError(f"{source}{task.name} has two items with id {r.request_id!r}; give "
+                            f"each item its own id (or drop the id field to number them by line)")
+        seen.add(r.request_id)
+
+
 def run(config: RunConfig, adapter: Adapter | None = None) -> RunResult:
     """Run (or resume) every task of the config on its model and write the run directory.
 
@@ -215,6 +227,8 @@ def run(config: RunConfig, adapter: Adapter | None = None) -> RunResult:
     if not 0.0 <= config.max_error_rate <= 1.0:
         raise ConfigError(f"--max-error-rate must be between 0 and 1, got {config.max_error_rate}")
     plans = {t.name: t.requests() for t in tasks}
+    for task in tasks:
+        check_unique(task, plans[task.name])
     store = RunStore(config.out or default_run_dir(config))
     with store.lock():  # one writer per run directory; --overwrite waits for none
         return _run_locked(config, adapter, tasks, plans, store)
