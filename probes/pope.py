@@ -231,6 +231,9 @@ class PopeProbe(Task):
     def restore(self, scoring: Mapping[str, Any]) -> None:
         self._planned = list(scoring["settings"])
 
+    def comparable_inputs(self) -> dict[str, Any]:
+        return {}  # the settings a run holds only say which requests it has
+
     def _instances(self) -> bool:
         """--data is a COCO instances JSON (POPE is built from it), not ready-made questions."""
         if self._is_instances is None:

@@ -58,6 +58,9 @@ class VariantProbe(Task):
     def restore(self, scoring: Mapping[str, Any]) -> None:
         pass  # the base task is restored by from_entry
 
+    def comparable_inputs(self) -> dict[str, Any]:
+        return {"base": self.base.comparable_inputs()}  # `skipped` describes the plan only
+
     @classmethod
     def from_entry(cls, entry: Mapping[str, Any]) -> "VariantProbe":
         """The probe and its base task, each from the recorded args and scoring inputs."""

@@ -67,6 +67,12 @@ class Task:
         planned. Scoring never reads source data or outside files."""
         return {}
 
+    def comparable_inputs(self) -> dict[str, Any]:
+        """The scoring inputs two runs must share to be compared (by default all of them; a
+        task leaves out those that only describe which requests a run holds, since runs are
+        compared on the requests they share)."""
+        return self.scoring_inputs()
+
     def restore(self, scoring: Mapping[str, Any]) -> None:
         """Take back what scoring_inputs() recorded (on a task built by from_entry)."""
         if scoring:

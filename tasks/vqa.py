@@ -16,20 +16,24 @@ annotated.
 
 Metrics: accuracy (the mean official per-question accuracy: 0, 0.3, 0.6, 0.9 or 1), the same
 per answer type and per question type, and exact_match_rate (questions scoring 1). An empty
-output scores 0; nothing is unparsed, since the evaluator reads every output. Units for the
+output scores 0; nothing is unparsed, since the evaluator reads every output. A question with
+other than ten answers (a manifest with one reference, say) cannot use the formula, which
+assumes ten annotators: it scores 1 when the normalised output equals any normalised answer,
+else 0, and the results say how many questions were scored that way. Units for the
 CIs are images (a source's `unit`, the image id, where it gives one).
 """
 
 from __future__ import annotations
 
 import random
+from collections import Counter
 from typing import Any, Sequence
 
 import numpy as np
 
 from vlmeval.data import prompts, scenes_samples
 from vlmeval.data.scenes import COLOURS, Scene
-from vlmeval.metrics.vqa import normalize_prediction, vqa_accuracy
+from vlmeval.metrics.vqa import RULES, normalize_prediction, vqa_score
 from vlmeval.records import ImageRef, Parsed, Request, Verdict
 from vlmeval.stats import CountTable, safe_ratio
 from vlmeval.tasks.base import TASKS, Task, TaskScore
@@ -71,7 +75,7 @@ class VQATask(Task):
     """Attribute, count and yes/no questions on scenes, scored with the VQAv2 accuracy."""
 
     name = "vqa"
-    version = "1"
+    version = "2"  # 2: questions without ten answers score by exact match, not the formula
     headline = "accuracy"
     reads_data = True
 
@@ -99,13 +103,17 @@ class VQATask(Task):
         return Parsed.ok(normalize_prediction(raw))
 
     def verdict(self, record: dict[str, Any], parsed: Parsed) -> Verdict:
-        accuracy = vqa_accuracy(record["raw"], list(record["meta"]["answers"]))
+        accuracy, _ = vqa_score(record["raw"], list(record["meta"]["answers"]))
         return Verdict(correct=accuracy == 1.0, outcome=f"accuracy {accuracy:.1f}",
                        scores={"vqa_accuracy": accuracy})
 
     def score(self, records: Sequence[dict[str, Any]], policy: str, seed: int) -> TaskScore:
         table = self.count_table(records, policy)
-        return TaskScore(metrics=table.bootstrap(seed), n_images=len(table.units))
+        rules = Counter(vqa_score("", list(r["meta"]["answers"]))[1] for r in records)
+        notes = [f"{n} question(s) scored by {RULES[rule]}" for rule, n in sorted(rules.items())
+                 if rule != "vqav2"]
+        return TaskScore(metrics=table.bootstrap(seed), n_images=len(table.units),
+                         accuracy_rules=dict(rules), notes=notes)
 
     def count_table(self, records: Sequence[dict[str, Any]], policy: str) -> CountTable:
         """Per-type breakdowns cover the answer and question types present in the records."""
@@ -116,7 +124,7 @@ class VQATask(Task):
         counts = np.zeros((len(units), 3 + 2 * len(groups)))
         for r in records:
             u, meta = units[r["sample_id"]], r["meta"]
-            accuracy = vqa_accuracy(r["raw"] or "", list(meta["answers"]))
+            accuracy, _ = vqa_score(r["raw"] or "", list(meta["answers"]))
             counts[u, [N, ACC, EXACT]] += (1, accuracy, accuracy == 1.0)
             for g in (index[f"answer_type/{meta['answer_type']}"],
                       index[f"question_type/{meta['question_type']}"]):

@@ -24,9 +24,9 @@ def test_run_prints_a_table_and_the_run_directory(capsys):
     out = capsys.readouterr().out
     assert "pope (v1) · policy official" in out
     assert "false_positive_rate   1.000" in out
-    assert "run directory: runs/baseline-always-yes__hallucination\n" in out
-    assert out.rstrip().endswith("runs/baseline-always-yes__hallucination/report.html")
-    results = json.loads(open("runs/baseline-always-yes__hallucination/results.json").read())
+    assert "run directory: runs/baseline-always-yes__hallucination__limit5\n" in out
+    assert out.rstrip().endswith("runs/baseline-always-yes__hallucination__limit5/report.html")
+    results = json.loads(open("runs/baseline-always-yes__hallucination__limit5/results.json").read())
     assert results["tasks"]["pope"]["metrics"]["random/recall"]["value"] == 1.0
 
 

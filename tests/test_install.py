@@ -38,7 +38,7 @@ def test_wheel_installs_a_complete_package(tmp_path):
                          capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert re.search(r"\n  mean +accuracy +1\.000 ", out.stdout), out.stdout
-    assert (tmp_path / "runs" / "baseline-oracle__hallucination" / "report.html").stat().st_size > 10_000
+    assert (tmp_path / "runs" / "baseline-oracle__hallucination__limit3" / "report.html").stat().st_size > 10_000
     # the README's main model loads from the installed package data
     out = subprocess.run([sys.executable, "-c", code.replace("baseline:oracle", "zoo:scenes-mlp2x_gelu"),
                           str(site)], cwd=tmp_path, capture_output=True, text=True)

@@ -151,7 +151,7 @@ def test_runs_of_different_task_versions_are_not_tested(runs, tmp_path):
 
 
 def test_report_of_an_unfinished_directory_is_a_one_line_error(tmp_path):
-    with pytest.raises(RunDirError, match="run.json: missing; a report needs a finished run"):
+    with pytest.raises(RunDirError, match="run.json: missing; this needs a finished run directory"):
         write_report(tmp_path)
 
 

@@ -104,7 +104,7 @@ def test_a_failing_sample_is_recorded_and_the_run_goes_on(tmp_path):
 
 def test_a_directory_holding_another_run_is_refused(tmp_path):
     vlmeval.evaluate("baseline:blind", tasks=["pope"], limit=5, out=tmp_path / "r")
-    with pytest.raises(RunDirError, match=r"different model .*--overwrite"):
+    with pytest.raises(RunDirError, match=r"different model.spec \(\"baseline:blind\" vs \"baseline:oracle\"\).*--overwrite"):
         vlmeval.evaluate("baseline:oracle", tasks=["pope"], limit=5, out=tmp_path / "r")
     with pytest.raises(RunDirError, match=r"different seed \(0 vs 1\)"):
         vlmeval.evaluate("baseline:blind", tasks=["pope"], limit=5, out=tmp_path / "r", seed=1)

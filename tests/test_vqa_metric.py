@@ -59,3 +59,40 @@ def test_prediction_normalisation(text, expected):
 def test_period_stripping_stops_after_32_like_the_evaluator():
     # re.sub(pattern, "", text, re.UNICODE) passes 32 as the count
     assert process_punctuation("a." * 40).count(".") == 8
+
+
+@pytest.mark.parametrize("answers,prediction,expected,rule", [
+    (["red"] * 10, "Red.", 1.0, "vqav2"),
+    (["red"] * 2 + ["blue"] * 8, "red", 0.6, "vqav2"),
+    (["red"], "red", 1.0, "exact_match"),
+    (["red"], "a red one", 0.0, "exact_match"),
+    (["two", "2", "pair"], "2", 1.0, "exact_match"),  # number words normalised on both sides
+    (["the cat", "cat"], "Cat", 1.0, "exact_match"),
+    ([], "x", float("nan"), "exact_match"),
+])
+def test_vqa_score_uses_the_formula_only_with_ten_answers(answers, prediction, expected, rule):
+    from vlmeval.metrics.vqa import vqa_score
+
+    value, used = vqa_score(prediction, answers)
+    assert used == rule
+    assert value == pytest.approx(expected, nan_ok=True)
+
+
+def test_a_manifest_with_one_answer_per_question_scores_the_oracle_one(tmp_path):
+    """A vqa manifest with "answers": ["red"] used to score the oracle 0.0 on every row."""
+    import json
+
+    from vlmeval.adapters.baselines import OracleAdapter
+    from vlmeval.data import scenes
+    from vlmeval.runner import RunConfig, run
+
+    scenes.render(scenes.scene("eval", 0)).save(tmp_path / "a.png")
+    rows = [{"image": "a.png", "question": f"q{i}?", "answers": ["red", "crimson", "maroon"][: i + 1]}
+            for i in range(3)]
+    (tmp_path / "m.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    result = run(RunConfig(model="baseline:oracle", tasks=("vqa",), data={"": tmp_path / "m.jsonl"},
+                           out=tmp_path / "r"), OracleAdapter("baseline:oracle"))
+    vqa = result.results["tasks"]["vqa"]
+    assert vqa["metrics"]["accuracy"]["value"] == 1.0 and vqa["metrics"]["exact_match_rate"]["value"] == 1.0
+    assert vqa["accuracy_rules"] == {"exact_match": 3}
+    assert "3 question(s) scored by normalised exact match" in vqa["notes"][0]

@@ -111,7 +111,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     train = sub.add_parser("train", help="train our own VLM on the scenes world",
                            description="Train our own LLaVA-style VLM on the scenes train split: "
-                                       "encoder (CLIP-style), LM, align, instruct. Writes a "
+                                       "encoder (dense supervision by default, or CLIP-style), "
+                                       "LM, align, instruct. Writes a "
                                        "checkpoint directory that `vlmeval run --model DIR` reads.")
     train.add_argument("--connector", default="mlp2x_gelu",
                        help="linear, mlp2x_gelu, resampler or cross_attn (mlp2x_gelu)")
@@ -184,8 +185,9 @@ def build_parser() -> argparse.ArgumentParser:
                       help="a run directory or a file from `vlmeval baseline save`")
     gate.add_argument("--spec", type=Path, metavar="gate.yaml", help="the checks (YAML)")
     gate.add_argument("--junit", type=Path, metavar="FILE", help="write a JUnit XML file")
-    gate.add_argument("--markdown", type=Path, metavar="FILE",
-                      help="write a markdown summary (e.g. $GITHUB_STEP_SUMMARY)")
+    gate.add_argument("--markdown", metavar="FILE",
+                      help="write a markdown summary (e.g. \"$GITHUB_STEP_SUMMARY\"; an empty "
+                           "value, as outside GitHub Actions, writes none)")
     gate.add_argument("--seed", type=_seed, default=0, help="seed of the paired bootstrap (0)")
 
     baseline = sub.add_parser("baseline", help="save a run as a baseline file for `vlmeval gate`")
@@ -270,7 +272,10 @@ def cmd_gate(args: argparse.Namespace) -> int:
     print(f"gate: {'FAILED' if failed else 'passed'}: {len(outcomes) - failed} of "
           f"{len(outcomes)} checks passed")
     if args.markdown:
-        write_atomic(args.markdown, markdown(outcomes, run, baseline))
+        write_atomic(Path(args.markdown), markdown(outcomes, run, baseline))
+    elif args.markdown == "":
+        print("gate: --markdown is empty (is $GITHUB_STEP_SUMMARY unset?): no summary written",
+              file=sys.stderr)
     if args.junit:
         write_atomic(args.junit, junit(outcomes))
     return 1 if failed else 0

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from vlmeval.errors import ConfigError
-from vlmeval.schema import is_answer
+from vlmeval.schema import REQUEST_FIELDS, is_answer
 from vlmeval.sections import folded_prefixes
 from vlmeval.scoring import task_from_entry
 from vlmeval.stats import mcnemar, paired_bootstrap
@@ -48,23 +48,43 @@ def task_entry(run: Run, task: str) -> dict[str, Any]:
 
 def differences(runs: Sequence[Run], task: str) -> list[str]:
     """What makes a task's runs not comparable: the task version that built the requests or
-    that scored them, the data fingerprint, the scoring inputs, the parsing policy."""
+    that scored them, the scoring inputs that decide how answers score (CHAIR's synonyms), the
+    parsing policy, and a shared request id that asks something else (request_fields). Runs
+    that hold different numbers of requests (a --limit run and a full one) are comparable: they
+    are compared on the requests they share."""
     base, base_result = task_entry(runs[0], task), runs[0].results["tasks"][task]
+    base_inputs = task_from_entry(base).comparable_inputs()
+    base_requests = {r["request_id"]: r for r in runs[0].records[task]}
     out = []
     for run in runs[1:]:
         entry, result = task_entry(run, task), run.results["tasks"][task]
-        for key, label in (("version", "task version"), ("data_fingerprint", "data fingerprint")):
-            if entry[key] != base[key]:
-                out.append(f"{label} differs: {runs[0].label} {base[key]} vs {run.label} {entry[key]}")
-        if entry["scoring"] != base["scoring"]:
-            keys = sorted(k for k in {*entry["scoring"], *base["scoring"]}
-                          if entry["scoring"].get(k) != base["scoring"].get(k))
+        if entry["version"] != base["version"]:
+            out.append(f"task version differs: {runs[0].label} {base['version']} vs "
+                       f"{run.label} {entry['version']}")
+            continue
+        inputs = task_from_entry(entry).comparable_inputs()
+        if inputs != base_inputs:
+            keys = sorted(k for k in {*inputs, *base_inputs} if inputs.get(k) != base_inputs.get(k))
             out.append(f"scoring inputs differ ({', '.join(keys)}): {runs[0].label} vs {run.label}")
         for key, label in (("version", "scoring task version"), ("policy", "parsing policy")):
             if result[key] != base_result[key]:
                 out.append(f"{label} differs: {runs[0].label} {base_result[key]} vs "
                            f"{run.label} {result[key]}")
+        for record in run.records[task]:
+            other = base_requests.get(record["request_id"])
+            changed = other is not None and next(
+                (f for f in REQUEST_FIELDS if other[f] != record[f]), None)
+            if changed:
+                out.append(f"request {record['request_id']!r} asks something else in "
+                           f"{run.label} ({changed}: {_short(other[changed])} vs "
+                           f"{_short(record[changed])}): the data differs")
+                break
     return out
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def compare_task(runs: Sequence[Run], task: str, seed: int = 0) -> TaskComparison:

@@ -162,7 +162,11 @@ def evaluate_gate(run: Run, baseline: Run, checks: list[Check], alpha: float = A
                 for task in dict.fromkeys(t for _, t, _ in targets)}
     out = []
     for check, task, metric in targets:
-        row = next(r for r in compared[task].rows if r["metric"] == metric)
+        row = next((r for r in compared[task].rows if r["metric"] == metric), None)
+        if row is None:  # runs of different sizes: only metrics with per-sample counts recompute
+            raise ConfigError(f"cannot gate {task} {metric}: the runs hold different requests and "
+                              f"this metric cannot be recomputed on the {compared[task].shared} "
+                              f"they share; gate runs of the same size, or check other metrics")
         base, now = row["values"][0], row["values"][1]
         test = row["tests"][0]
         sign = {"higher": 1, "lower": -1}.get(check.direction or "",

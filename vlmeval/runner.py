@@ -106,7 +106,12 @@ def default_run_dir(config: RunConfig) -> Path:
 
     what = config.suite or "+".join(config.tasks)
     data = "".join(f"__{clean(p.stem or p.name)}" for p in config.data.values())
-    return Path("runs") / f"{clean(Path(config.model).name or config.model)}__{clean(what)}{data}"
+    # What else makes runs differ, so a run with another --limit gets a directory of its own.
+    extra = "".join(part for part, given in ((f"__limit{config.limit}", config.limit),
+                                             (f"__seed{config.seed}", config.seed),
+                                             (f"__{config.policy}", config.policy != "official"))
+                    if given)
+    return Path("runs") / f"{clean(Path(config.model).name or config.model)}__{clean(what)}{data}{extra}"
 
 
 def data_fingerprint(requests: Sequence[Request]) -> str:

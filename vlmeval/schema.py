@@ -65,6 +65,9 @@ class SampleRecord:
 
 
 SAMPLE_FIELDS = tuple(f.name for f in fields(SampleRecord))
+# The request part of a record: two runs ask the same thing under a request id when these are
+# equal (compare and gate pair runs on such requests).
+REQUEST_FIELDS = ("task", "sample_id", "variant", "image", "prompt", "target", "options", "meta")
 # Fields a reader needs; records written before `schema` existed lack only that one.
 _REQUIRED = tuple(n for n in SAMPLE_FIELDS if n != "schema")
 _TYPES: dict[str, tuple[type, ...]] = {

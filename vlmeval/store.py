@@ -140,16 +140,13 @@ class RunStore:
         if not self.run_json.exists():
             return
         old, new = identity(self.read_run()), identity(meta)
-        if old == new:
+        found = first_difference(old, new)
+        if found is None:
             return
-        for key in new:
-            if old.get(key) != new[key]:
-                raise RunDirError(
-                    f"{self.root}: holds a run with a different {key} ({_short(old.get(key))} "
-                    f"vs {_short(new[key])}); pass --out to use another directory or "
-                    f"--overwrite to replace it")
-        raise RunDirError(f"{self.root}: holds a different run; pass --out or --overwrite")
-
+        where, before, now = found
+        raise RunDirError(f"{self.root}: holds a run with a different {where} ({_short(before)} "
+                          f"vs {_short(now)}); pass --out to use another directory or "
+                          f"--overwrite to replace it")
 
     def write_run(self, meta: dict[str, Any]) -> None:
         write_json_atomic(self.run_json, meta)
@@ -230,14 +227,35 @@ def _line(record: dict[str, Any]) -> str:
     return json.dumps(record, ensure_ascii=False, allow_nan=False) + "\n"
 
 
+def first_difference(old: Any, new: Any, where: str = "") -> tuple[str, Any, Any] | None:
+    """(path, old value, new value) of the first place two JSON values differ, e.g.
+    ("task pope.args.limit", 20, 50); None when equal."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        for key in [*new, *(k for k in old if k not in new)]:
+            found = first_difference(old.get(key), new.get(key), f"{where}.{key}" if where else key)
+            if found:
+                return found
+        return None
+    if isinstance(old, list) and isinstance(new, list) and len(old) == len(new):
+        for a, b in zip(old, new):
+            found = first_difference(a, b, where)
+            if found:
+                return found
+        return None
+    return None if old == new else (where, old, new)
+
+
 def identity(meta: dict[str, Any]) -> dict[str, Any]:
-    """What makes two runs the same run (batch size, argv and timing do not)."""
-    tasks = [{k: t.get(k) for k in ("name", "version", "args", "scoring", "data_fingerprint")}
-             for t in meta.get("tasks", [])]
+    """What makes two runs the same run (batch size, argv and timing do not). Tasks are keyed
+    by name, so a difference reads "task pope.args.limit"."""
+    tasks = {f"task {t.get('name')}": {k: t.get(k) for k in ("version", "args", "scoring",
+                                                             "data_fingerprint")}
+             for t in meta.get("tasks", [])}
     model = meta.get("model", {})
     # Ordered so a mismatch names the plainest differing field first.
     return {"model": {"spec": model.get("spec"), "fingerprint": model.get("fingerprint")},
-            "seed": meta.get("seed"), "policy": meta.get("policy"), "tasks": tasks}
+            "seed": meta.get("seed"), "policy": meta.get("policy"), "tasks": list(tasks),
+            **tasks}
 
 
 def _short(value: Any) -> str:
@@ -264,11 +282,15 @@ def load_run(path: Path) -> Run:
     """A finished run directory, or a baseline file saved from one (`vlmeval baseline save`)."""
     if Path(path).is_file():
         return load_baseline(Path(path))
+    if Path(path).suffix == ".json":
+        raise RunDirError(f"{path}: no such baseline file; make one from a finished run with "
+                          f"`vlmeval baseline save RUN_DIR -o {path}`")
     store = RunStore(Path(path))
     for needed in (store.run_json, store.results_json):
         if not needed.is_file():
-            raise RunDirError(f"{needed}: missing; a report needs a finished run directory "
-                              f"(run `vlmeval run ... --out {path}` to completion first)")
+            raise RunDirError(f"{needed}: missing; this needs a finished run directory (run "
+                              f"`vlmeval run ... --out {path}` to completion first) or a "
+                              f"baseline file")
     meta, results = store.read_run(), read_json(store.results_json)
     return _run(store.root, meta, results, {entry["name"]: store.load_records(entry["name"])
                                             for entry in meta["tasks"]})

@@ -98,3 +98,20 @@ def vqa_accuracy(prediction: str, answers: Sequence[str]) -> float:
     # that removes exactly one, as here.)
     subsets = [min(1.0, (matches - (a == predicted)) / 3) for a in answers]
     return sum(subsets) / len(subsets)
+
+
+OFFICIAL_ANSWERS = 10
+RULES = {"vqav2": "the VQAv2 formula (ten answers)",
+         "exact_match": "normalised exact match against any answer (not ten answers)"}
+
+
+def vqa_score(prediction: str, answers: Sequence[str]) -> tuple[float, str]:
+    """(accuracy, rule): the official formula where a question has the ten human answers it
+    was made for; otherwise 1.0 when the normalised prediction equals any normalised answer,
+    else 0.0 (the formula with one answer would score a perfect answer 0, with three 0.667)."""
+    if len(answers) == OFFICIAL_ANSWERS:
+        return vqa_accuracy(prediction, answers), "vqav2"
+    if not answers:
+        return float("nan"), "exact_match"
+    predicted = normalize_prediction(prediction)
+    return float(any(normalize_prediction(a) == predicted for a in answers)), "exact_match"

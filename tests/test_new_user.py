@@ -1,0 +1,72 @@
+"""What a new user hits first (issue 22): each case named after what used to go wrong."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from vlmeval.cli import main
+
+
+def test_gate_markdown_empty_outside_github_actions_writes_no_summary(tmp_path, capsys):
+    """`--markdown "$GITHUB_STEP_SUMMARY"` with the variable empty used to print "passed" and
+    then an IsADirectoryError traceback with exit 1."""
+    assert main(["run", "--model", "baseline:oracle", "--tasks", "pope", "--limit", "2",
+                 "--out", str(tmp_path / "r")]) == 0
+    capsys.readouterr()
+    assert main(["gate", str(tmp_path / "r"), "--baseline", str(tmp_path / "r"), "--markdown", ""]) == 0
+    captured = capsys.readouterr()
+    assert "no summary written" in captured.err and "passed" in captured.out
+    assert main(["gate", str(tmp_path / "r"), "--baseline", str(tmp_path / "missing.json")]) == 2
+    err = capsys.readouterr().err
+    assert "no such baseline file" in err and "vlmeval baseline save RUN_DIR" in err
+
+
+def test_a_limited_run_compares_and_gates_against_a_full_run_on_the_shared_requests(tmp_path, capsys):
+    """A --limit 20 run used to be refused: "data fingerprint differs"."""
+    for name, limit in (("small", "20"), ("full", "60")):
+        assert main(["run", "--model", "baseline:blind", "--tasks", "pope,chair", "--limit", limit,
+                     "--out", str(tmp_path / name)]) == 0
+    from vlmeval.comparison import comparison, load_runs
+
+    data = comparison(load_runs([tmp_path / "full", tmp_path / "small"], None))
+    for task in data["tasks"]:
+        assert task.comparable, task.notes
+        assert any("compared on the" in n for n in task.notes)
+        f1 = next(r for r in task.rows if r["metric"] == ("mean/f1" if task.name == "pope" else "chair_s"))
+        assert f1["tests"][0]["delta"] == 0.0 and f1["tests"][0]["p"] == 1.0
+    capsys.readouterr()
+    assert main(["gate", str(tmp_path / "small"), "--baseline", str(tmp_path / "full")]) == 0
+    assert "PASS pope mean/f1" in capsys.readouterr().out
+
+
+def test_runs_whose_shared_requests_differ_are_not_compared_and_the_request_is_named(tmp_path, capsys):
+    from vlmeval.store import load_run
+
+    for name in ("a", "b"):
+        assert main(["run", "--model", "baseline:blind", "--tasks", "counting", "--limit", "3",
+                     "--out", str(tmp_path / name)]) == 0
+    samples = tmp_path / "b" / "samples" / "counting.jsonl"
+    lines = [json.loads(l) for l in samples.read_text().splitlines()]
+    lines[1]["prompt"] = "How many moons are there?"
+    samples.write_text("".join(json.dumps(r) + "\n" for r in lines))
+    capsys.readouterr()
+    assert main(["gate", str(tmp_path / "b"), "--baseline", str(tmp_path / "a")]) == 2
+    err = capsys.readouterr().err
+    assert f"request {lines[1]['request_id']!r} asks something else" in err and "prompt" in err
+    assert load_run(tmp_path / "a")  # the readers still load both
+
+
+def test_another_limit_gets_its_own_default_directory_and_a_clash_names_the_field(tmp_path, capsys):
+    """Running again with another --limit used to be refused with a truncated JSON diff."""
+    assert main(["run", "--model", "baseline:oracle", "--tasks", "pope", "--limit", "2"]) == 0
+    assert main(["run", "--model", "baseline:oracle", "--tasks", "pope", "--limit", "3"]) == 0
+    assert (tmp_path / "runs" / "baseline-oracle__pope__limit2").is_dir()
+    assert (tmp_path / "runs" / "baseline-oracle__pope__limit3").is_dir()
+    capsys.readouterr()
+    assert main(["run", "--model", "baseline:oracle", "--tasks", "pope", "--limit", "3",
+                 "--out", "runs/baseline-oracle__pope__limit2"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1
+    assert "different task pope.args.limit (2 vs 3)" in err and "--overwrite" in err
