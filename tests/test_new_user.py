@@ -70,3 +70,32 @@ def test_another_limit_gets_its_own_default_directory_and_a_clash_names_the_fiel
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1
     assert "different task pope.args.limit (2 vs 3)" in err and "--overwrite" in err
+
+
+def test_without_a_terminal_progress_is_a_plain_line_every_few_seconds(tmp_path):
+    """Run without a terminal (CI, nohup, a pipe), the main job used to print nothing until the
+    end."""
+    import subprocess
+    import sys
+
+    code = ("from vlmeval.runner import RunConfig, run\n"
+            "from helpers import SlowBlindAdapter\n"
+            f"run(RunConfig(model='m', tasks=('pope',), limit=20, out={str(tmp_path / 'r')!r}, "
+            "batch_size=4, progress_every=0.2), SlowBlindAdapter(0.02))\n")
+    from pathlib import Path
+
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                          cwd=tmp_path, env={**__import__("os").environ,
+                                             "PYTHONPATH": str(Path(__file__).parent)})
+    assert done.returncode == 0, done.stderr
+    lines = [l for l in done.stderr.splitlines() if l.startswith("vlmeval: pope ")]
+    assert len(lines) >= 3, done.stderr
+    assert lines[-1].startswith("vlmeval: pope 360/360 requests (100%)")
+    assert all(" · ETA " in l and l.endswith(" 0 errors") for l in lines)
+    assert "\r" not in done.stderr
+
+
+def test_quiet_prints_no_progress(tmp_path, capsys):
+    assert main(["run", "--model", "baseline:blind", "--tasks", "pope", "--limit", "3", "-q",
+                 "--out", str(tmp_path / "r")]) == 0
+    assert "vlmeval: pope" not in capsys.readouterr().err

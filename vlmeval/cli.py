@@ -94,6 +94,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="main parsing policy; results also report the other (official)")
     run.add_argument("--overwrite", action="store_true",
                      help="replace a run directory that holds a different run")
+    run.add_argument("-q", "--quiet", action="store_true",
+                     help="no progress (bars on a terminal; otherwise a line every 30 s on stderr)")
     run.add_argument("--max-error-rate", type=_rate, default=0.0, metavar="R",
                      help="share of a task's requests that may fail (0): above it the run ends "
                           "`incomplete` with exit code 3; failed requests are retried when the "
@@ -220,7 +222,7 @@ def cmd_run(args: argparse.Namespace, argv: Sequence[str]) -> int:
                                       "accept_changed_weights": args.accept_changed_weights},
                        limit=args.limit, batch_size=args.batch_size, seed=args.seed,
                        policy=args.policy, overwrite=args.overwrite, adapter=args.adapter,
-                       max_error_rate=args.max_error_rate,
+                       max_error_rate=args.max_error_rate, quiet=args.quiet,
                        argv=("vlmeval", *argv))
     result = run(config)
     print(results_table(result.results))

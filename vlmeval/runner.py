@@ -19,11 +19,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Sequence
 
-from tqdm import tqdm
-
 from vlmeval.adapters import Adapter, resolve_model
 from vlmeval.errors import ConfigError, DataError
 from vlmeval.parsing import check_policy
+from vlmeval.progress import Progress
 from vlmeval.provenance import versions
 from vlmeval.records import Prediction, Request, request_to_json
 from vlmeval.schema import FORMAT_VERSION, SampleRecord, is_answer
@@ -50,6 +49,9 @@ class RunConfig:
     overwrite: bool = False
     # Errored share of a task's requests above which the run ends `incomplete` (exit 3).
     max_error_rate: float = 0.0
+    # Progress: bars on a terminal, else a line every progress_every seconds; quiet: none.
+    quiet: bool = False
+    progress_every: float = 30.0
     adapter: str | None = None
     argv: tuple[str, ...] = field(default_factory=tuple)
     # --data: task name -> local file or folder ("" for the only task of the run).
@@ -184,14 +186,14 @@ def run_task(task: Task, plan: Sequence[Request], adapter: Adapter, store: RunSt
         raise RunDirError(f"{store.samples_path(task.name)}: request {stray!r} is not in this "
                          f"run's plan; pass --out to use another directory or --overwrite")
     pending = [r for r in plan if r.request_id not in stored or not is_answer(stored[r.request_id])]
-    with tqdm(total=len(plan), initial=len(plan) - len(pending), desc=task.name, unit="req",
-              file=sys.stderr, disable=None, dynamic_ncols=True) as bar:
+    with Progress(task.name, len(plan), len(plan) - len(pending), quiet=config.quiet,
+                  every=config.progress_every) as progress:
         for start in range(0, len(pending), config.batch_size):
             batch = pending[start:start + config.batch_size]
             preds = predict(adapter, batch)
             store.append(task.name, [make_record(task, r, p, config.policy)
                                      for r, p in zip(batch, preds)])
-            bar.update(len(batch))
+            progress.update(len(batch), errors=sum(p.error is not None for p in preds))
     lines, damaged = store.scan(task.name)
     if damaged or [r["request_id"] for r in lines] != [r.request_id for r in plan]:
         latest = {r["request_id"]: r for r in lines}
