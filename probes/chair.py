@@ -149,6 +149,7 @@ class ChairProbe(Task):
     reads_data = True
     lower_is_better = frozenset({"chair_i", "chair_s"})
     neutral = frozenset({"mean_length"})
+    companions = ("recall", "chair_i")
 
     def __init__(self, *, synonyms: Path | None = None, **common: Any) -> None:
         super().__init__(**common)
@@ -235,9 +236,16 @@ class ChairProbe(Task):
         hallucinated = Counter(c for r in records
                                for c in dict.fromkeys(self.table.mentions(r["raw"] or ""))
                                if c not in r["meta"]["objects"])
-        return TaskScore(metrics=self.count_table(records, policy).bootstrap(seed),
+        metrics = self.count_table(records, policy).bootstrap(seed)
+        notes = [f"synonyms: {self.table.source}"]
+        headline_note = None
+        if records and metrics["chair_i"].n == 0:
+            headline_note = (f"no caption mentions any object ({len(records)} captions): CHAIR is "
+                             f"0 because nothing was named, not because nothing was hallucinated")
+            notes.insert(0, headline_note)
+        return TaskScore(metrics=metrics,
                          sections=[table("most hallucinated objects", "most_hallucinated")],
                          most_hallucinated=[{"object": c, "captions": n}
                                             for c, n in hallucinated.most_common(10)],
                          synonyms=self.table.source,
-                         notes=[f"synonyms: {self.table.source}"])
+                         notes=notes, headline_note=headline_note)

@@ -199,6 +199,7 @@ class PopeProbe(Task):
     reads_data = True
     lower_is_better = frozenset({"false_positive_rate", "unparsed_rate", "ece"})
     neutral = frozenset({"yes_ratio"})
+    companions = ("mean/yes_ratio", "mean/false_positive_rate")
 
     def __init__(self, *, settings: Sequence[str] = SETTINGS, n_pos: int = 3, **common: Any) -> None:
         super().__init__(**common)

@@ -129,6 +129,7 @@ class ImageSwapProbe(VariantProbe):
     version = "1"
     headline = "pair_accuracy"
     variants = ("original", "swap_diff", "swap_same")
+    companions = ("flip_rate", "stability")
 
     def scoring_inputs(self) -> dict[str, Any]:
         return {**super().scoring_inputs(), "skipped": self.skipped}
@@ -203,6 +204,7 @@ class BlindProbe(VariantProbe):
     headline = "no_image/multimodal_gain"
     variants = ("original", "no_image", "blank", "noise")
     lower_is_better = frozenset({"prior_agreement"})
+    companions = ("original/accuracy", "no_image/accuracy")
 
     def requests(self) -> list[Request]:
         out = []

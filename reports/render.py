@@ -147,9 +147,13 @@ def task_section(name: str, result: dict[str, Any]) -> dict[str, Any]:
     shown there instead)."""
     metrics = result["metrics"]
     folded = folded_prefixes(result)
+    direction = result["directions"].get(result["headline"], "neutral")
     return {
         "name": name, "result": result, "headline": result["headline"],
         "head": metrics[result["headline"]],
+        "direction": {"higher": "higher is better", "lower": "lower is better"}.get(direction, ""),
+        "companions": [{"name": m, "value": metrics[m]["value"]} for m in result.get("companions", [])],
+        "card_note": result.get("headline_note"),
         "main": metric_rows({k: m for k, m in metrics.items() if not k.startswith(folded)}),
         "blocks": [b for b in (block(spec, result) for spec in result.get("sections", [])) if b],
     }

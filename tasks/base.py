@@ -41,6 +41,9 @@ class Task:
     # gate and the pages read these (results.json records each metric's direction).
     lower_is_better: ClassVar[frozenset[str]] = frozenset()
     neutral: ClassVar[frozenset[str]] = frozenset()
+    # Metrics shown beside the headline, which it cannot be read without (CHAIR beside recall:
+    # a model that names no object has CHAIR 0).
+    companions: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, *, limit: int | None = None, seed: int = 0, data: Path | None = None,
                  images: Path | None = None) -> None:

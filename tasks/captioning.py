@@ -37,6 +37,7 @@ class CaptioningTask(Task):
     name = "captioning"
     version = "1"
     headline = "cider_d"
+    companions = ("bleu_4", "rouge_l")
     reads_data = True
 
     def __init__(self, **kwargs: Any) -> None:

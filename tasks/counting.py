@@ -45,6 +45,7 @@ class CountingTask(Task):
     reads_data = True
     lower_is_better = frozenset({"mae", "rmse", "unparsed_rate"})
     neutral = frozenset({"majority_accuracy"})
+    companions = ("majority_accuracy", "off_by_one_accuracy")
 
     def requests(self) -> list[Request]:
         if self.data is not None:

@@ -47,6 +47,7 @@ class SpatialTask(Task):
     headline = "accuracy"
     reads_data = True
     lower_is_better = frozenset({"unparsed_rate"})
+    companions = ("consistency",)
 
     def requests(self) -> list[Request]:
         if self.data is not None:

@@ -121,6 +121,7 @@ class TextMCTask(Task):
     headline = "accuracy"
     reads_data = True
     neutral = frozenset({"chance"})
+    companions = ("chance",)
     n_choices = 4
 
     def requests(self) -> list[Request]:

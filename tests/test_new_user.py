@@ -99,3 +99,20 @@ def test_quiet_prints_no_progress(tmp_path, capsys):
     assert main(["run", "--model", "baseline:blind", "--tasks", "pope", "--limit", "3", "-q",
                  "--out", str(tmp_path / "r")]) == 0
     assert "vlmeval: pope" not in capsys.readouterr().err
+
+
+def test_headline_cards_say_the_direction_and_chair_beside_recall_with_a_note(tmp_path):
+    """always-yes gets CHAIR_s 0.000, the best value, because "Yes" names no object: the card
+    now shows recall beside it and says why."""
+    from test_reports import browser, visible_text
+
+    assert main(["run", "--model", "baseline:always-yes", "--tasks", "chair,pope", "--limit", "5",
+                 "--out", str(tmp_path / "r")]) == 0
+    results = json.loads((tmp_path / "r" / "results.json").read_text())["tasks"]
+    assert results["chair"]["companions"] == ["recall", "chair_i"]
+    assert results["chair"]["headline_note"].startswith("no caption mentions any object (5 captions)")
+    html, _ = browser(tmp_path / "r" / "report.html", tmp_path)
+    text = visible_text(html)
+    assert "chair · chair_s (lower is better) 0.000" in text
+    assert "recall 0.000 · chair_i n/a" in text and "CHAIR is 0 because nothing was named" in text
+    assert "pope · mean/f1 (higher is better)" in text

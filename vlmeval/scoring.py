@@ -58,6 +58,7 @@ def score_task(task: Task, records: Sequence[dict[str, Any]], policy: str, seed:
         "complete": error_rate <= max_error_rate,
         **_plain(main),
         "directions": {name: task.direction(name) for name in main.metrics},
+        "companions": [m for m in task.companions if m in main.metrics],
         "parse": parse,
         "by_policy": {p: {"policy_version": POLICY_VERSIONS[p], "metrics": _plain(s)["metrics"]}
                       for p, s in scores.items() if p != policy},
