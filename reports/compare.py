@@ -13,8 +13,8 @@ from markupsafe import Markup
 
 from vlmeval.comparison import ALPHA, comparison, load_runs
 from vlmeval.reports import charts
-from vlmeval.reports.render import (environment, page_script, sample_row, script_json, thumbnails,
-                                    visible)
+from vlmeval.reports.render import (environment, packed, page_script, sample_row, script_json,
+                                    thumbnails, visible)
 from vlmeval.store import Run, write_atomic
 
 
@@ -74,7 +74,7 @@ def compare_html(runs: Sequence[Run], data: dict[str, Any]) -> str:
     script, script_hash = page_script("browser.js")
     return environment().get_template("compare.html.j2").render(
         data=data, runs=runs, overview=overview(runs), alpha=ALPHA, script=script,
-        script_hash=script_hash, samples=script_json(rows), images=script_json(images),
+        script_hash=script_hash, samples=packed(rows), images=script_json(images),
         n_samples=len(rows), images_left_out=left_out,
         charts=[{"task": t, "svg": headline_chart(runs, t)} for t in data["shared_tasks"]])
 

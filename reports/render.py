@@ -11,6 +11,7 @@ so a model output such as `<script>` or `<img onerror=...>` shows as text and ru
 from __future__ import annotations
 
 import base64
+import gzip
 import hashlib
 import io
 import json
@@ -48,6 +49,14 @@ def fmt(value: float | None, digits: int = 3) -> str:
     return "n/a" if value is None or value != value else f"{value:.{digits}f}"
 
 
+def packed(data: Any) -> Markup:
+    """JSON, gzipped and base64-encoded (the page's script unpacks it with the browser's
+    DecompressionStream): the samples of a large run shrink about tenfold, and base64 holds
+    nothing a <script> block could misread."""
+    text = json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    return Markup(base64.b64encode(gzip.compress(text, mtime=0)).decode("ascii"))
+
+
 def script_json(data: Any) -> Markup:
     """JSON safe inside <script type="application/json">: no '<', '>' or '&' survive."""
     text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
@@ -63,15 +72,32 @@ def page_script(name: str) -> tuple[Markup, str]:
 
 # --- images ------------------------------------------------------------------------------------
 
+def smallest_encoding(image: "Image.Image") -> tuple[str, bytes]:
+    """(mime type, bytes) of the smallest of JPEG, lossy and lossless WebP and PNG: drawn images
+    compress far better losslessly, photos lossily."""
+    out = []
+    for fmt, mime, options in (("JPEG", "image/jpeg", {"quality": 80}),
+                               ("WEBP", "image/webp", {"quality": 80}),
+                               ("WEBP", "image/webp", {"lossless": True}),
+                               ("PNG", "image/png", {"optimize": True})):
+        buffer = io.BytesIO()
+        image.save(buffer, format=fmt, **options)
+        out.append((len(buffer.getvalue()), mime, buffer.getvalue()))
+    _, mime, data = min(out)
+    return mime, data
+
+
 def thumbnails(records: list[dict[str, Any]], budget: int = IMAGE_BUDGET) -> tuple[dict[str, str], int]:
-    """sha256 -> JPEG data URI for each distinct image, until the byte budget is spent; returns
-    the map and how many images were left out (unreadable or over budget)."""
+    """sha256 -> data URI for each distinct image, once however many requests show it, until
+    the byte budget is spent; returns the map and how many images were left out (unreadable or
+    over budget). Generated probe inputs (blank, noise) get no thumbnail: rows name them."""
     from vlmeval.data import load_image
     from vlmeval.records import ImageRef
 
     out: dict[str, str] = {}
     left_out, spent = 0, 0
-    refs = {r["image"]["sha256"]: r["image"] for r in records if r.get("image")}
+    refs = {r["image"]["sha256"]: r["image"] for r in records
+            if r.get("image") and r["image"]["source"] != "synthetic"}
     for sha, ref in refs.items():
         if spent >= budget:
             left_out += 1
@@ -82,9 +108,8 @@ def thumbnails(records: list[dict[str, Any]], budget: int = IMAGE_BUDGET) -> tup
             left_out += 1  # e.g. the image folder moved since the run, or a decompression bomb
             continue
         image.thumbnail((THUMB_PX, THUMB_PX))
-        buffer = io.BytesIO()
-        image.save(buffer, format="JPEG", quality=80)
-        uri = "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode()
+        mime, data = smallest_encoding(image)
+        uri = f"data:{mime};base64," + base64.b64encode(data).decode()
         out[sha] = uri
         spent += len(uri)
     return out, left_out
@@ -126,6 +151,8 @@ def sample_row(record: dict[str, Any]) -> dict[str, Any]:
         "flags": flags, "task": record["task"], "id": visible(record["request_id"]),
         "variant": record.get("variant"),
         "image": (record.get("image") or {}).get("sha256"),
+        "image_label": (f"generated image: {record['image']['key']}"
+                        if (record.get("image") or {}).get("source") == "synthetic" else None),
         "prompt": _cap(record.get("model_prompt") or record.get("prompt")),
         "raw": _cap(record.get("raw")), "parsed": _cap(record.get("parsed")),
         "status": record.get("parse_status"), "target": _cap(str(record.get("target"))),
@@ -221,7 +248,7 @@ def report_html(run: Run) -> str:
     sections = [task_section(name, result) for name, result in run.results["tasks"].items()]
     return environment().get_template("report.html.j2").render(
         run=run, meta=run.meta, sections=sections, script=script, script_hash=script_hash,
-        samples=script_json([sample_row(r) for r in records]), images=script_json(images),
+        samples=packed([sample_row(r) for r in records]), images=script_json(images),
         n_samples=len(records), images_left_out=left_out, tasks=list(run.results["tasks"]),
     )
 

@@ -247,3 +247,46 @@ def test_reports_render_a_bomb_mathtext_control_and_bidi_characters(tmp_path):
     import xml.etree.ElementTree as ET
 
     ET.parse(junit)
+
+
+def measured(page: Path, tmp_path: Path, width: int = 1400) -> dict:
+    """Lay the page out in Chromium at `width` px and measure it: every table wider than its
+    container, and the height of the first sample card. The page's CSP admits only its own
+    script, so the measuring script goes into a copy without it."""
+    html = re.sub(r'<meta http-equiv="Content-Security-Policy"[^>]*>', "", page.read_text())
+    probe = """<script>setTimeout(function () {
+      var wide = Array.from(document.querySelectorAll("table")).filter(function (t) {
+        return t.getBoundingClientRect().right > t.parentElement.getBoundingClientRect().right + 1
+               || t.getBoundingClientRect().right > window.innerWidth; }).map(function (t) {
+        return t.closest("section").id; });
+      var card = document.querySelector("#rows .sample");
+      document.body.setAttribute("data-measured", JSON.stringify(
+        {wide: wide, card: card ? card.getBoundingClientRect().height : null}));
+    }, 1500);</script>"""
+    copy = tmp_path / f"measure-{page.name}"
+    copy.write_text(html.replace("</body>", probe + "</body>"))
+    if CHROMIUM is None:
+        browser(copy, tmp_path)  # skips or fails as the other browser tests do
+    done = subprocess.run(
+        [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync", "--no-first-run",
+         f"--user-data-dir={tmp_path / 'chromium-measure'}", f"--window-size={width},900",
+         "--virtual-time-budget=5000", "--dump-dom", copy.resolve().as_uri()],
+        capture_output=True, text=True, timeout=120)
+    found = re.search(r'data-measured="([^"]*)"', done.stdout)
+    assert found, done.stdout[-500:]
+    return json.loads(found[1].replace("&quot;", '"'))
+
+
+def test_a_compare_page_of_eight_runs_fits_1400_px(runs, tmp_path):
+    """Four runs used to overflow their metric tables at 1400 px and stack each disagreement's
+    outputs vertically."""
+    paths = []
+    for k in range(8):
+        out = tmp_path / f"run{k}"
+        vlmeval.evaluate(OracleWrongOn(10 * k), tasks=["pope", "counting", "chair"], limit=30, out=out)
+        paths.append(out)
+    page = write_compare(paths, tmp_path / "eight.html")
+    sizes = measured(page, tmp_path)
+    assert sizes["wide"] == [], f"tables overflow in sections {sizes['wide']}"
+    assert sizes["card"] is not None and sizes["card"] < 400, sizes  # outputs side by side

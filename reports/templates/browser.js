@@ -1,11 +1,22 @@
-// Sample browser: filters and pages the rows in #samples (JSON), 50 at a time.
-// Every value from the run is written with textContent, never as HTML.
+// Sample browser: filters and pages the rows in #samples-gz (gzipped JSON, base64), 50 at a
+// time. Every value from the run is written with textContent, never as HTML.
 (function () {
   "use strict";
-  var rows = JSON.parse(document.getElementById("samples").textContent);
+  var info = document.getElementById("page-info");
+
+  function unpack(id) {
+    var text = document.getElementById(id).textContent.trim();
+    var bytes = Uint8Array.from(atob(text), function (c) { return c.charCodeAt(0); });
+    var stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream("gzip"));
+    return new Response(stream).text().then(JSON.parse);
+  }
+
+  info.textContent = "loading samples…";
+  unpack("samples-gz").then(start, function (e) { info.textContent = "cannot read the samples: " + e; });
+
+function start(rows) {
   var images = JSON.parse(document.getElementById("images").textContent);
   var list = document.getElementById("rows");
-  var info = document.getElementById("page-info");
   var task = document.getElementById("f-task");
   var search = document.getElementById("f-search");
   var flags = Array.prototype.slice.call(document.querySelectorAll("input[data-flag]"));
@@ -46,7 +57,7 @@
       img.alt = "image " + r.image.slice(0, 12);
       box.appendChild(img);
     } else if (r.image) {
-      box.appendChild(el("div", "thumb none", "no thumbnail"));
+      box.appendChild(el("div", "thumb none", r.image_label || "no thumbnail"));
     }
     var body = el("div", "body");
     var head = el("div", "head");
@@ -62,13 +73,15 @@
     body.appendChild(head);
     field(body, "prompt", r.prompt);
     field(body, "target", r.target);
-    if (r.runs) {
+    if (r.runs) {  // side by side, however many runs
+      var grid = el("div", "runs-grid");
       r.runs.forEach(function (x) {
         var part = el("div", "run-output");
         part.appendChild(el("div", "run-name", x.run));
         outputs(part, x);
-        body.appendChild(part);
+        grid.appendChild(part);
       });
+      body.appendChild(grid);
     } else {
       outputs(body, r);
     }
@@ -109,4 +122,5 @@
   document.getElementById("prev").addEventListener("click", function () { page = Math.max(0, page - 1); render(); });
   document.getElementById("next").addEventListener("click", function () { page += 1; render(); });
   render();
+}
 })();
