@@ -20,8 +20,8 @@ says what fails:
 Significance: a paired bootstrap on the samples both runs hold when the task has per-unit
 counts (comparison.compare_task), else CI-based (the baseline's value outside the run's 95% CI).
 Without --spec every task's headline metric is checked with max_drop 0 and significant: true.
-A gate refuses (exit 2) runs whose task versions, data fingerprints or parsing policies differ,
-and names them. Exit codes: 0 pass, 1 regression, 2 usage or data error.
+A gate refuses (exit 2) runs whose task versions or parsing policies differ, or whose shared
+requests ask different things (comparison.differences), and incomplete runs, and names them. Exit codes: 0 pass, 1 regression, 2 usage or data error.
 """
 
 from __future__ import annotations
