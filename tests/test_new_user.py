@@ -116,3 +116,35 @@ def test_headline_cards_say_the_direction_and_chair_beside_recall_with_a_note(tm
     assert "chair · chair_s (lower is better) 0.000" in text
     assert "recall 0.000 · chair_i n/a" in text and "CHAIR is 0 because nothing was named" in text
     assert "pope · mean/f1 (higher is better)" in text
+
+
+def test_list_marks_every_task_and_probe_that_reads_data_and_train_help_names_the_default(capsys):
+    """`vlmeval list` did not mark pope and chair; `train --help` called the default encoder
+    objective CLIP-style."""
+    from vlmeval.tasks.suites import resolve_task, task_names
+
+    assert main(["list"]) == 0
+    out = capsys.readouterr().out
+    for name in task_names():
+        line = next(l for l in out.splitlines() if l.split()[:1] == [name])
+        assert ("[reads --data]" in line) == resolve_task(name).reads_data, line
+    assert "[reads --data]" in next(l for l in out.splitlines() if l.split()[:1] == ["pope"])
+    assert main(["train", "--help"]) == 0
+    assert "dense supervision by default" in " ".join(capsys.readouterr().out.split())
+
+
+@pytest.mark.slow
+def test_the_main_jobs_report_is_small_and_holds_every_sample_and_image(tmp_path):
+    """14.8 MB for one hallucination run, 95 thumbnails dropped: now under 5 MB with all."""
+    import re
+
+    assert main(["run", "--model", "baseline:blind", "--suite", "hallucination", "-q",
+                 "--out", str(tmp_path / "r")]) == 0
+    page = (tmp_path / "r" / "report.html").read_text()
+    assert len(page.encode()) < 5_000_000
+    assert "thumbnails left out" not in page
+    from test_reports import browser, visible_text
+
+    dom, console = browser(tmp_path / "r" / "report.html", tmp_path)
+    shown = re.search(r"(\d+) of (\d+) rows · page 1 of", visible_text(dom))
+    assert shown and int(shown[1]) == int(shown[2]) == 16794 and not console
