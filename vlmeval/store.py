@@ -14,6 +14,7 @@ replaced atomically. The fields of every file are in vlmeval/schema.py.
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import json
 import os
@@ -39,12 +40,15 @@ class WriteError(RunDirError):
 
 
 def write_error(path: Path, e: OSError) -> WriteError:
-    """One line naming the file, why, and the free space on its disk."""
+    """One line naming the file, why, and (when the disk is full) the free space left."""
+    if e.errno != errno.ENOSPC:
+        return WriteError(f"{path}: cannot write ({e.strerror or e}); choose another place "
+                          f"(--out, -o) or fix the folder, then run the same command again")
     try:
         free = f"{shutil.disk_usage(Path(path).parent).free / 1e6:,.1f} MB free there"
     except OSError:
         free = "free space unknown"
-    return WriteError(f"{path}: cannot write ({e.strerror or e}; {free}); free some space or "
+    return WriteError(f"{path}: cannot write ({e.strerror}; {free}); free some space or "
                       f"choose another place (--out, -o), then run the same command again: "
                       f"nothing finished is lost")
 
