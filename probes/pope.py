@@ -158,6 +158,18 @@ def positives_of(requests: Sequence[Request]) -> list[Sample]:
     return [Sample(id=u, image=None, objects=tuple(o)) for u, o in positives.items()]
 
 
+def first_units(requests: list[Request], limit: int | None) -> list[Request]:
+    """The requests about the first `limit` units (images), all of them without a limit."""
+    if not limit:
+        return requests
+    keep: set[str] = set()
+    for r in requests:
+        if len(keep) >= limit:
+            break
+        keep.add(r.sample_id)
+    return [r for r in requests if r.sample_id in keep]
+
+
 def with_cooccurrence(requests: list[Request], samples: Sequence[Sample]) -> list[Request]:
     """Each negative question with the strength of its absent object's co-occurrence with the
     image's objects (meta["cooccurrence"], see false_positive.cooccurrence_strength), computed
@@ -263,14 +275,14 @@ class PopeProbe(Task):
         """Questions about the first `limit` images of the full benchmark (all if no limit), so a
         limited run asks exactly the questions the full run asks about those images."""
         if self.data is not None and not self._instances():
-            out = self._file_requests()
+            every = self._file_requests()  # --limit keeps the first N images' questions
+            out, samples = first_units(every, self.limit), positives_of(every)
         else:
-            out = self._built_requests()
-        self._planned = [s for s in self.settings if any(r.meta["setting"] == s for r in out)
-                         or self.data is None]
-        self._planned += sorted({r.meta["setting"] for r in out} - set(self._planned))
-        return with_cooccurrence(out, self.samples() if self._instances() or self.data is None
-                                 else positives_of(out))
+            out, samples = self._built_requests(), self.samples()
+        present = {r.meta["setting"] for r in out}
+        self._planned = [s for s in self.settings if s in present or self.data is None]
+        self._planned += sorted(present - set(self._planned))
+        return with_cooccurrence(out, samples)
 
     def _built_requests(self) -> list[Request]:
         samples = self.samples()
@@ -293,22 +305,18 @@ class PopeProbe(Task):
         return out
 
     def _file_requests(self) -> list[Request]:
-        """Ready-made questions (POPE's JSONL files, the HF POPE layout, a manifest): the setting
-        from a `category`/`setting` field or the file name (coco_pope_random.json), the object
-        from the question text; --limit keeps the first N images."""
+        """Every question of a ready-made file (POPE's JSONL files, the HF POPE layout, a
+        manifest): the setting from a `category`/`setting` field or the file name
+        (coco_pope_random.json), the object from the question text."""
         assert self.data is not None
         named = next((s for s in SETTINGS if s in self.data.stem.lower()), "file")
-        out, units = [], []
+        out = []
         for sample in load_samples(self.data, self.name, self.images):
             label = sample.fields["answers"][0].strip().lower()
             if label not in ("yes", "no"):
                 raise DataError(f"{self.data}: item {sample.id} has label {label!r}; POPE "
                                 f"labels are yes or no")
             unit = sample.fields.get("unit", sample.id)
-            if unit not in units:
-                if self.limit and len(units) >= self.limit:
-                    continue
-                units.append(unit)
             asked = _ASKED.search(sample.fields["question"])
             out.append(Request(
                 task=self.name, request_id=sample.id, sample_id=unit,

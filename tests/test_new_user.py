@@ -148,3 +148,17 @@ def test_the_main_jobs_report_is_small_and_holds_every_sample_and_image(tmp_path
     dom, console = browser(tmp_path / "r" / "report.html", tmp_path)
     shown = re.search(r"(\d+) of (\d+) rows · page 1 of", visible_text(dom))
     assert shown and int(shown[1]) == int(shown[2]) == 16794 and not console
+
+
+def test_a_limited_run_of_a_pope_question_file_compares_with_the_full_file(tmp_path):
+    """Each negative's co-occurrence strength comes from the whole file, so a --limit run asks
+    exactly what the full run asks about its images."""
+    from data_fixtures import DATA_FIXTURES
+    from vlmeval.comparison import comparison, load_runs
+
+    data, images = DATA_FIXTURES["pope"]["question_file"](tmp_path / "pope")
+    for name, limit in (("small", ["--limit", "2"]), ("full", [])):
+        assert main(["run", "--model", "baseline:blind", "--tasks", "pope", "--data", str(data),
+                     "--images", str(images), "--out", str(tmp_path / name), "-q", *limit]) == 0
+    (task,) = comparison(load_runs([tmp_path / "full", tmp_path / "small"], None))["tasks"]
+    assert task.comparable and task.shared == 4, task.notes
