@@ -162,3 +162,14 @@ def test_a_limited_run_of_a_pope_question_file_compares_with_the_full_file(tmp_p
                      "--images", str(images), "--out", str(tmp_path / name), "-q", *limit]) == 0
     (task,) = comparison(load_runs([tmp_path / "full", tmp_path / "small"], None))["tasks"]
     assert task.comparable and task.shared == 4, task.notes
+
+
+def test_a_warning_from_vlmeval_code_fails_the_test_suite():
+    """The tests used to print hundreds of warnings that hid real ones: pyproject's filters make
+    a warning raised in vlmeval's own modules an error, and name the third-party ones."""
+    import warnings
+
+    with pytest.raises(UserWarning):
+        warnings.warn_explicit("planted", UserWarning, "vlmeval/x.py", 1, module="vlmeval.x")
+    warnings.warn_explicit("`past_key_values` is deprecated", FutureWarning, "t.py", 1,
+                           module="transformers.x")  # filtered by name: no error
