@@ -46,14 +46,14 @@ class Progress:
               f"({100 * self.done / max(self.total, 1):.0f}%) · {rate:.1f}/s · ETA {eta} · "
               f"{self.errors} errors", file=self.stream, flush=True)
 
-    def close(self) -> None:
+    def close(self, finished: bool = True) -> None:
         if self.bar is not None:
             self.bar.close()
-        elif not self.quiet and self.done > self.first:
+        elif finished and not self.quiet and self.done > self.first:
             self.line()
 
     def __enter__(self) -> "Progress":
         return self
 
-    def __exit__(self, *exc) -> None:
-        self.close()
+    def __exit__(self, kind, value, traceback) -> None:
+        self.close(finished=kind is None)  # on an error, its own line is the last word
