@@ -21,8 +21,6 @@ from vlmeval.registry import Registry
 from vlmeval.schema import is_answer
 from vlmeval.stats import CountTable
 
-DIRECTIONS = ("higher", "lower", "neutral")
-
 
 class Task:
     """Base class. Subclasses set name, version (bump when prompt, parser or metric changes),
