@@ -81,7 +81,10 @@ def smallest_encoding(image: "Image.Image") -> tuple[str, bytes]:
                                ("WEBP", "image/webp", {"lossless": True}),
                                ("PNG", "image/png", {"optimize": True})):
         buffer = io.BytesIO()
-        image.save(buffer, format=fmt, **options)
+        try:
+            image.save(buffer, format=fmt, **options)
+        except (OSError, KeyError, ValueError):
+            continue  # a Pillow built without that codec: the others remain (JPEG always does)
         out.append((len(buffer.getvalue()), mime, buffer.getvalue()))
     _, mime, data = min(out)
     return mime, data
