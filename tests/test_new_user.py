@@ -173,3 +173,19 @@ def test_a_warning_from_vlmeval_code_fails_the_test_suite():
         warnings.warn_explicit("planted", UserWarning, "vlmeval/x.py", 1, module="vlmeval.x")
     warnings.warn_explicit("`past_key_values` is deprecated", FutureWarning, "t.py", 1,
                            module="transformers.x")  # filtered by name: no error
+
+
+def test_doctor_reports_an_adapter_that_raises_as_a_failed_check(capsys, monkeypatch):
+    """An adapter exception used to escape doctor as a traceback (exit 1, like a failed check
+    but unreadable)."""
+    from vlmeval.adapters.baselines import OracleAdapter
+
+    class Broken(OracleAdapter):
+        def generate(self, requests):
+            raise ImportError("\nThis model needs a package that is not installed.", name="torchvision")
+
+    monkeypatch.setattr("vlmeval.adapters.resolve_model", lambda *a, **k: Broken("broken"))
+    assert main(["doctor", "--model", "baseline:oracle"]) == 1
+    out = capsys.readouterr().out
+    assert ("FAILED        the model raised ImportError: This model needs a package that is not "
+            "installed. (missing package: torchvision)") in out

@@ -13,6 +13,7 @@ from typing import Sequence
 
 from vlmeval.adapters import Adapter
 from vlmeval.data import prompts, scenes_samples, synthetic_ref
+from vlmeval.errors import first_line
 from vlmeval.records import Request
 
 SCORE_TOLERANCE = 1e-4  # log-probability difference that counts as "the same"
@@ -40,7 +41,18 @@ def _max_gap(a: list[list[float]] | None, b: list[list[float]] | None) -> float 
 
 
 def diagnose(adapter: Adapter, n: int = 8) -> tuple[list[str], bool]:
-    """Report lines and whether every check passed."""
+    """Report lines and whether every check passed. An adapter that raises fails the check it
+    was running, with its message (never a traceback)."""
+    head = [f"model         {adapter.name}",
+            f"adapter       {type(adapter).__name__} · fingerprint {adapter.fingerprint}"]
+    try:
+        lines, ok = _checks(adapter, n)
+    except Exception as e:  # noqa: BLE001 - any model failure is a failed check, reported
+        return head + [f"FAILED        the model raised {type(e).__name__}: {first_line(e)}"], False
+    return head + lines, ok
+
+
+def _checks(adapter: Adapter, n: int) -> tuple[list[str], bool]:
     requests = doctor_requests(n)
     batched = adapter.generate(requests)
     single = [adapter.generate([r])[0] for r in requests]
@@ -59,8 +71,6 @@ def diagnose(adapter: Adapter, n: int = 8) -> tuple[list[str], bool]:
 
     info = adapter.info()
     lines = [
-        f"model         {adapter.name}",
-        f"adapter       {type(adapter).__name__} · fingerprint {adapter.fingerprint}",
         f"parameters    {info.get('params')}",
         f"image tokens  {info.get('image_tokens')} per image",
         f"batch 1 vs {n:<3}{'agree' if same_batch else 'DIFFER'}: outputs "

@@ -18,3 +18,11 @@ class DataError(UserError, ValueError):
 
 class Terminated(KeyboardInterrupt):
     """SIGTERM, raised where the process is so the run ends as interrupted (the CLI exits 143)."""
+
+
+def first_line(e: BaseException) -> str:
+    """An exception's first non-empty line (transformers' ImportErrors start with a newline),
+    with the missing module named where Python knows it."""
+    text = next((line.strip() for line in str(e).splitlines() if line.strip()), "")
+    missing = getattr(e, "name", None) if isinstance(e, ImportError) else None
+    return f"{text} (missing package: {missing})" if missing and missing not in text else text

@@ -21,7 +21,7 @@ import json
 from pathlib import Path
 from typing import Sequence
 
-from vlmeval.errors import ConfigError
+from vlmeval.errors import ConfigError, first_line
 from vlmeval.records import ImageRef, Request
 
 
@@ -85,7 +85,7 @@ class HFAdapter:
         except (OSError, ValueError, ImportError, AttributeError, KeyError) as e:
             raise ConfigError(
                 f"{self.path}: transformers {transformers.__version__} could not load its processor "
-                f"({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}); some families "
+                f"({type(e).__name__}: {first_line(e)}); some families "
                 f"need extra packages (Qwen2-VL's video processor needs torchvision), and custom "
                 f"code needs --trust-remote-code") from None
         if getattr(self.processor, "tokenizer", None) is None:
