@@ -140,7 +140,9 @@ class HFAdapter:
         texts = self.render(requests)
         if suffixes:
             texts = [t + s for t, s in zip(texts, suffixes)]
-        images = [img for img in load_images([r.image for r in requests]) if img is not None]
+        # One list of images per prompt: a flat list of two images reads, for several families
+        # (Gemma 3, SmolVLM, Mllama), as one prompt holding both.
+        images = [[img] for img in load_images([r.image for r in requests]) if img is not None]
         if not images:  # some processors (PaliGemma) insist on images: text goes to the tokenizer
             batch = self.tokenizer(texts, padding=True, return_tensors="pt")
         else:
@@ -229,7 +231,9 @@ class HFAdapter:
                 extra = tail.to(value.device)
             elif key == "attention_mask":
                 extra = tail_mask.to(value.device)
-            elif key == "token_type_ids":  # PaliGemma: 1 marks the generated suffix
+            elif key == "token_type_ids" and self.model.config.model_type == "paligemma":
+                # PaliGemma: 1 marks the suffix, attended causally; elsewhere (Gemma 3) a token
+                # type of 1 means "image", and option tokens are text like the prompt's end.
                 extra = torch.ones((R, L), dtype=value.dtype, device=value.device)
             else:
                 extra = value[:, -1:].expand(R, L)
