@@ -1,5 +1,6 @@
-"""The Hugging Face adapter on tiny random-weight checkpoints of two families (LLaVA,
-PaliGemma), built here with a locally trained tokenizer and saved with save_pretrained."""
+"""The Hugging Face adapter on tiny random-weight checkpoints of three families (LLaVA,
+PaliGemma, Gemma 3), built here with a locally trained tokenizer and saved with save_pretrained.
+Every test that takes `checkpoint` runs once per family in FAMILIES."""
 
 from __future__ import annotations
 
@@ -95,10 +96,47 @@ def build_paligemma(path):
     processor.save_pretrained(path)
 
 
-@pytest.fixture(scope="module", params=["llava", "paligemma"])
+def build_gemma3(path):
+    """Gemma 3: a flat image list reads as one prompt with every image, a token type of 1
+    means "image", and the begin-of-image token is not where features go (16 soft tokens are)."""
+    specials = ["<pad>", "<eos>", "<bos>", "<unk>", "<start_of_image>", "<end_of_image>",
+                "<image_soft_token>"]
+    fast = transformers.GemmaTokenizerFast(
+        tokenizer_object=_bpe(specials), unk_token="<unk>", eos_token="<eos>", pad_token="<pad>",
+        bos_token="<bos>", extra_special_tokens={"image_token": "<image_soft_token>",
+                                                 "boi_token": "<start_of_image>",
+                                                 "eoi_token": "<end_of_image>"})
+    template = ("{{ bos_token }}{% for m in messages %}{{ m['role'] }}: {% for c in m['content'] %}"
+                "{% if c['type'] == 'image' %}<start_of_image>{% else %}{{ c['text'] }}{% endif %}"
+                "{% endfor %} {% endfor %}{% if add_generation_prompt %}model:{% endif %}")
+    processor = transformers.Gemma3Processor(
+        image_processor=transformers.Gemma3ImageProcessor(size={"height": 32, "width": 32}),
+        tokenizer=fast, chat_template=template, image_seq_length=16)
+    config = transformers.Gemma3Config(
+        text_config=dict(vocab_size=len(fast), head_dim=8, sliding_window=64,
+                         tie_word_embeddings=False, **TINY_TEXT),
+        vision_config=dict(**TINY_VISION), mm_tokens_per_image=16,
+        boi_token_index=fast.convert_tokens_to_ids("<start_of_image>"),
+        eoi_token_index=fast.convert_tokens_to_ids("<end_of_image>"),
+        image_token_index=fast.convert_tokens_to_ids("<image_soft_token>"))
+    torch.manual_seed(0)
+    model = transformers.Gemma3ForConditionalGeneration(config)
+    with torch.no_grad():  # the projection starts at zero: give the image a way in
+        for name, p in model.named_parameters():
+            if "multi_modal_projector" in name and not p.any():
+                p.normal_(0.0, 0.5)
+    _plant_yes_no(model, fast)
+    model.save_pretrained(path)
+    processor.save_pretrained(path)
+
+
+FAMILIES = {"llava": build_llava, "paligemma": build_paligemma, "gemma3": build_gemma3}
+
+
+@pytest.fixture(scope="module", params=list(FAMILIES))
 def checkpoint(request, tmp_path_factory):
     path = tmp_path_factory.mktemp(request.param)
-    {"llava": build_llava, "paligemma": build_paligemma}[request.param](path)
+    FAMILIES[request.param](path)
     return path
 
 

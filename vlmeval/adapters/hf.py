@@ -168,7 +168,13 @@ class HFAdapter:
 
         from vlmeval.data.scenes import IMAGE_SIZE
 
-        token = getattr(self.processor, "image_token_id", None)
+        # The id the model replaces with image features (Gemma 3's soft token, not the begin-of-
+        # image token its processor also names), else the processor's.
+        config = self.model.config
+        token = next((t for t in (getattr(config, "image_token_id", None),
+                                  getattr(config, "image_token_index", None),
+                                  getattr(self.processor, "image_token_id", None)) if t is not None),
+                     None)
         if token is None:
             return None
         texts = self.render([Request(task="info", request_id="0", sample_id="0", prompt="?",
