@@ -1,5 +1,5 @@
-"""The Hugging Face adapter on tiny random-weight checkpoints of three families (LLaVA,
-PaliGemma, Gemma 3), built here with a locally trained tokenizer and saved with save_pretrained.
+"""The Hugging Face adapter on tiny random-weight checkpoints of four families (LLaVA,
+PaliGemma, Gemma 3, BLIP-2), built here with a locally trained tokenizer and saved with save_pretrained.
 Every test that takes `checkpoint` runs once per family in FAMILIES."""
 
 from __future__ import annotations
@@ -130,7 +130,33 @@ def build_gemma3(path):
     processor.save_pretrained(path)
 
 
-FAMILIES = {"llava": build_llava, "paligemma": build_paligemma, "gemma3": build_gemma3}
+def build_blip2(path):
+    """BLIP-2: no chat template (the adapter's "Question: ... Answer:" prompt), 16 query tokens
+    from a Q-Former as the image, an OPT language model."""
+    fast = transformers.GPT2TokenizerFast(
+        tokenizer_object=_bpe(["<unk>", "<s>", "</s>", "<pad>"]), unk_token="<unk>",
+        bos_token="</s>", eos_token="</s>", pad_token="<pad>")
+    processor = transformers.Blip2Processor(  # adds its <image> token to the tokenizer
+        image_processor=transformers.BlipImageProcessor(size={"height": 32, "width": 32}),
+        tokenizer=fast, num_query_tokens=16)
+    tokenizer = processor.tokenizer
+    config = transformers.Blip2Config(
+        vision_config=dict(**TINY_VISION),
+        qformer_config=dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+                            intermediate_size=64, encoder_hidden_size=32, vocab_size=100),
+        text_config=dict(model_type="opt", vocab_size=len(tokenizer), hidden_size=32, ffn_dim=64,
+                         num_hidden_layers=2, num_attention_heads=4, word_embed_proj_dim=32,
+                         pad_token_id=tokenizer.pad_token_id, tie_word_embeddings=False),
+        num_query_tokens=16, image_token_index=tokenizer.convert_tokens_to_ids("<image>"))
+    torch.manual_seed(0)
+    model = transformers.Blip2ForConditionalGeneration(config)
+    _plant_yes_no(model, tokenizer)
+    model.save_pretrained(path)
+    processor.save_pretrained(path)
+
+
+FAMILIES = {"llava": build_llava, "paligemma": build_paligemma, "gemma3": build_gemma3,
+            "blip2": build_blip2}
 
 
 @pytest.fixture(scope="module", params=list(FAMILIES))

@@ -17,6 +17,7 @@
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
 from pathlib import Path
 from typing import Sequence
@@ -28,6 +29,10 @@ from vlmeval.records import ImageRef, Request
 PROCESSOR_FILES = ("processor_config.json", "preprocessor_config.json")
 PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl")
 _ANY_IMAGE = ImageRef("synthetic", "blank", "")  # render() only asks whether there is one
+
+
+# The prompt BLIP-2's authors use for VQA, for processors that carry no chat template.
+FALLBACK_PROMPT = "Question: {question} Answer:"
 
 
 def is_hf_checkpoint(path: Path) -> bool:
@@ -117,7 +122,9 @@ class HFAdapter:
     def info(self) -> dict:
         return {"params": sum(p.numel() for p in self.model.parameters()),
                 "image_tokens": self._image_tokens(), "family": self.model.config.model_type,
-                "class": type(self.model).__name__, "generation": self.settings}
+                "class": type(self.model).__name__, "generation": self.settings,
+                "prompt_format": ("chat template" if self.processor.chat_template is not None
+                                  else f"no chat template: {FALLBACK_PROMPT!r}")}
 
     def counters(self) -> dict:
         return {}
@@ -125,7 +132,11 @@ class HFAdapter:
     # --- inputs -------------------------------------------------------------------------------
 
     def render(self, requests: Sequence[Request]) -> list[str]:
-        """The prompt text after the chat template, one per request (stored in the samples)."""
+        """The prompt text after the chat template, one per request (stored in the samples).
+        A processor without a chat template (BLIP-2, InstructBLIP) gets FALLBACK_PROMPT; its
+        processor adds the image's query tokens itself."""
+        if self.processor.chat_template is None:
+            return [FALLBACK_PROMPT.format(question=r.prompt) for r in requests]
         out = []
         for r in requests:
             content = ([{"type": "image"}] if r.image is not None else []) + [
@@ -188,6 +199,20 @@ class HFAdapter:
 
     # --- generate and score -------------------------------------------------------------------
 
+    def _model_for(self, requests: Sequence[Request]):
+        """The model itself; for a batch without images on a family whose forward requires
+        pixel_values (BLIP-2, InstructBLIP), its language model, which reads text alone."""
+        if any(r.image is not None for r in requests):
+            return self.model
+        needs = inspect.signature(self.model.forward).parameters.get("pixel_values")
+        if needs is None or needs.default is not inspect.Parameter.empty:
+            return self.model
+        lm = getattr(self.model, "language_model", None)
+        if lm is None or not hasattr(lm, "generate") or lm.get_output_embeddings() is None:
+            raise ConfigError(f"{self.path}: this {self.model.config.model_type} model needs an "
+                              f"image with every request; it cannot answer text-only requests")
+        return lm
+
     def generate(self, requests: Sequence[Request]) -> list[str]:
         return self._split(requests, self._generate)
 
@@ -199,7 +224,8 @@ class HFAdapter:
 
         batch = self._inputs(requests, [])
         with torch.no_grad():
-            out = self.model.generate(**batch, max_new_tokens=max(r.max_new_tokens for r in requests),
+            out = self._model_for(requests).generate(
+                **batch, max_new_tokens=max(r.max_new_tokens for r in requests),
                                       do_sample=False, num_beams=1,
                                       pad_token_id=self.tokenizer.pad_token_id)
         new = out[:, batch["input_ids"].shape[1]:]
@@ -245,7 +271,7 @@ class HFAdapter:
                 extra = value[:, -1:].expand(R, L)
             batch[key] = torch.cat([value, extra], dim=1)
         with torch.no_grad():
-            logits = self.model(**batch).logits.float()
+            logits = self._model_for(requests)(**batch).logits.float()
         logprobs = torch.log_softmax(logits, dim=-1)
         totals = []
         for k, o in enumerate(options):
