@@ -268,7 +268,7 @@ class HFAdapter:
                 # type of 1 means "image", and option tokens are text like the prompt's end.
                 extra = torch.ones((R, L), dtype=value.dtype, device=value.device)
             else:
-                extra = value[:, -1:].expand(R, L)
+                extra = value[:, -1:].expand(R, L, *value.shape[2:])  # any rank (Mllama: 4-D)
             batch[key] = torch.cat([value, extra], dim=1)
         with torch.no_grad():
             logits = self._model_for(requests)(**batch).logits.float()
