@@ -1,5 +1,5 @@
-"""The Hugging Face adapter on tiny random-weight checkpoints of four families (LLaVA,
-PaliGemma, Gemma 3, BLIP-2), built here with a locally trained tokenizer and saved with save_pretrained.
+"""The Hugging Face adapter on tiny random-weight checkpoints of five families (LLaVA,
+PaliGemma, Gemma 3, BLIP-2, Mllama), built here with a locally trained tokenizer and saved with save_pretrained.
 Every test that takes `checkpoint` runs once per family in FAMILIES."""
 
 from __future__ import annotations
@@ -155,8 +155,50 @@ def build_blip2(path):
     processor.save_pretrained(path)
 
 
+def build_mllama(path):
+    """Llama 3.2 Vision (Mllama): the image is read through gated cross-attention layers (a
+    4-D cross-attention mask), not as tokens in the prompt; one 32 px tile of 16 patches."""
+    fast = transformers.PreTrainedTokenizerFast(
+        tokenizer_object=_bpe(["<unk>", "<|begin_of_text|>", "<|eot_id|>", "<pad>", "<|image|>"]),
+        unk_token="<unk>", bos_token="<|begin_of_text|>", eos_token="<|eot_id|>", pad_token="<pad>")
+    template = ("{{ bos_token }}{% for m in messages %}{{ m['role'] }}: {% for c in m['content'] %}"
+                "{% if c['type'] == 'image' %}<|image|>{% else %}{{ c['text'] }}{% endif %}"
+                "{% endfor %} {% endfor %}{% if add_generation_prompt %}assistant:{% endif %}")
+    processor = transformers.MllamaProcessor(
+        image_processor=transformers.MllamaImageProcessor(size={"height": 32, "width": 32},
+                                                          max_image_tiles=1),
+        tokenizer=fast, chat_template=template)
+    config = transformers.MllamaConfig(
+        vision_config=dict(hidden_size=32, num_hidden_layers=2, num_global_layers=1,
+                           attention_heads=4, intermediate_size=64, vision_output_dim=64,
+                           image_size=32, patch_size=8, max_num_tiles=1,
+                           intermediate_layers_indices=[0], supported_aspect_ratios=[[1, 1]]),
+        text_config=dict(vocab_size=len(fast), hidden_size=32, num_hidden_layers=2,
+                         num_attention_heads=4, num_key_value_heads=2, intermediate_size=64,
+                         cross_attention_layers=[1], pad_token_id=fast.pad_token_id,
+                         bos_token_id=fast.bos_token_id, eos_token_id=fast.eos_token_id,
+                         tie_word_embeddings=False),
+        image_token_index=fast.convert_tokens_to_ids("<|image|>"))
+    torch.manual_seed(0)
+    model = transformers.MllamaForConditionalGeneration(config)
+    with torch.no_grad():  # cross-attention gates start at zero: open them
+        for name, p in model.named_parameters():
+            if "gate" in name and not p.any():
+                p.fill_(1.0)
+    _plant_yes_no(model, fast)
+    model.save_pretrained(path)
+    processor.save_pretrained(path)
+
+
 FAMILIES = {"llava": build_llava, "paligemma": build_paligemma, "gemma3": build_gemma3,
-            "blip2": build_blip2}
+            "blip2": build_blip2, "mllama": build_mllama}
+# What one image costs each family: 16 positions in the prompt, except Mllama, whose text
+# cross-attends to its tile's 16 patches and class token.
+IMAGE_TOKENS = {"mllama": 17}
+
+
+def image_tokens(checkpoint) -> int:
+    return IMAGE_TOKENS.get(checkpoint.name.rstrip("0123456789"), 16)
 
 
 @pytest.fixture(scope="module", params=list(FAMILIES))
@@ -177,7 +219,7 @@ def _requests(n_images=4):
 
 def test_directory_is_detected_and_batch_of_one_equals_batch_of_n(checkpoint):
     adapter = resolve_model(str(checkpoint))
-    assert isinstance(adapter, HFAdapter) and adapter.info()["image_tokens"] == 16
+    assert isinstance(adapter, HFAdapter) and adapter.info()["image_tokens"] == image_tokens(checkpoint)
     requests = _requests()
     batched_text, batched_scores = adapter.generate(requests), adapter.score(requests)
     for k, r in enumerate(requests):
@@ -241,7 +283,7 @@ def test_safety_checks(tmp_path, capsys):
 def test_doctor_reports_on_a_hf_checkpoint(checkpoint, capsys):
     assert main(["doctor", "--model", str(checkpoint), "--n", "4"]) == 0
     out = capsys.readouterr().out
-    assert "HFAdapter" in out and "image tokens  16 per image" in out
+    assert "HFAdapter" in out and f"image tokens  {image_tokens(checkpoint)} per image" in out
     assert "batch 1 vs 4  agree" in out and "image reaches yes" in out and "model prompt" in out
 
 

@@ -191,11 +191,15 @@ class HFAdapter:
         texts = self.render([Request(task="info", request_id="0", sample_id="0", prompt="?",
                                      image=_ANY_IMAGE, target="")])
         try:
-            ids = self.processor(text=texts, images=[Image.new("RGB", (IMAGE_SIZE,) * 2)],
-                                 return_tensors="pt")["input_ids"]
+            batch = self.processor(text=texts, images=[[Image.new("RGB", (IMAGE_SIZE,) * 2)]],
+                                   return_tensors="pt")
         except Exception:  # noqa: BLE001 - informational only
             return None
-        return int((ids == token).sum())
+        if "cross_attention_mask" in batch:  # Mllama: the text cross-attends to every tile's
+            vision = config.vision_config  # patches and class token; none sit in the prompt
+            tiles = int(batch["cross_attention_mask"].shape[-1])
+            return tiles * ((vision.image_size // vision.patch_size) ** 2 + 1)
+        return int((batch["input_ids"] == token).sum())
 
     # --- generate and score -------------------------------------------------------------------
 
