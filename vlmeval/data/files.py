@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -26,6 +27,17 @@ def require(record: dict, field: str, where: str, fix: str = "") -> Any:
     return record[field]
 
 
+@lru_cache(maxsize=65536)
+def file_sha256(path: str, size: int, mtime_ns: int) -> str:
+    """sha256 of a file's bytes, once per (path, size, modification time): POPE's question files
+    ask six questions per image, and each row used to read and hash the image again."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 def file_image(name: object, roots: Iterable[Path], where: str) -> ImageRef:
     """An ImageRef to `name` in the first root that holds it; sha256 of the file's bytes.
 
@@ -46,7 +58,8 @@ def file_image(name: object, roots: Iterable[Path], where: str) -> ImageRef:
             raise DataError(f"{where}: image {name!r} is not a regular file ({path}); point the "
                             f"field at an image file")
         if path.is_file():
-            return ImageRef("file", str(path), hashlib.sha256(path.read_bytes()).hexdigest())
+            stat = path.stat()
+            return ImageRef("file", str(path), file_sha256(str(path), stat.st_size, stat.st_mtime_ns))
     tried = ", ".join(str(r) for r in roots)
     raise DataError(f"{where}: image {name!r} not found (looked in {tried}); pass --images DIR "
                     f"with the folder that holds it")
