@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from vlmeval.provenance import versions
-from vlmeval.scoring import score_run, version_changes
+from vlmeval.scoring import score_run
 from vlmeval.store import RunDirError, RunStore
 
 
@@ -28,7 +28,10 @@ def rescore(run_dir: Path, policy: str | None = None) -> tuple[dict[str, Any], l
         records = {entry["name"]: store.load_records(entry["name"]) for entry in meta["tasks"]}
         results = score_run(meta, records, policy=policy, by="rescore", where=str(store.root),
                             versions=versions())
-        notes = version_changes(meta)
+        # score_run marks a task scored by another version than ran (`run_version`).
+        notes = [f"{name}: ran as version {t['run_version']}, installed version {t['version']}; "
+                 f"its requests are the old version's, scored with the new code"
+                 for name, t in results["tasks"].items() if "run_version" in t]
         if results["scored"]["policy"] != meta["policy"]:
             notes.append(f"main policy {results['scored']['policy']} (the run used {meta['policy']})")
         store.write_results(results)

@@ -82,8 +82,8 @@ def _plain(score: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def ordered_records(entry: Mapping[str, Any], records: Sequence[dict[str, Any]],
-                    where: str) -> list[dict[str, Any]]:
+def complete_records(entry: Mapping[str, Any], records: Sequence[dict[str, Any]],
+                     where: str) -> list[dict[str, Any]]:
     """A task's records, checked complete against its planned count."""
     if len(records) != entry["n_requests"]:
         raise IncompleteRunError(
@@ -105,7 +105,7 @@ def score_run(meta: Mapping[str, Any], records: Mapping[str, Sequence[dict[str, 
     tasks = {}
     for entry in meta["tasks"]:
         task = task_from_entry(entry)
-        result = score_task(task, ordered_records(entry, records.get(entry["name"], []), where),
+        result = score_task(task, complete_records(entry, records.get(entry["name"], []), where),
                             policy, meta["seed"], max_error_rate)
         if entry["version"] != task.version:
             result["run_version"] = entry["version"]
@@ -136,15 +136,4 @@ def reread(entry: Mapping[str, Any], records: Sequence[dict[str, Any]],
         parsed = task.read(r, policy)
         out.append({**r, "policy": policy, "parsed": parsed.answer, "parse_status": parsed.status,
                     "verdict": task.verdict(r, parsed).to_json() if is_answer(r) else None})
-    return out
-
-
-def version_changes(meta: Mapping[str, Any]) -> list[str]:
-    """Tasks whose installed version differs from the one that ran (for rescore to say so)."""
-    out = []
-    for entry in meta["tasks"]:
-        now = task_from_entry(entry).version
-        if now != entry["version"]:
-            out.append(f"{entry['name']}: ran as version {entry['version']}, installed version "
-                       f"{now}; its requests are the old version's, scored with the new code")
     return out
