@@ -34,9 +34,10 @@ def disagreements(runs: Sequence[Run], tasks: Sequence[str]) -> list[dict[str, A
                 continue
             row = sample_row(first)
             row["image_ref"] = first.get("image")
-            row["runs"] = [{"run": run.label, **{k: sample_row(r)[k] for k in
+            shown = [sample_row(r) for r in recs]  # once per record, not once per field
+            row["runs"] = [{"run": run.label, **{k: one[k] for k in
                                                  ("raw", "parsed", "status", "correct", "outcome", "error")}}
-                           for run, r in zip(runs, recs)]
+                           for run, one in zip(runs, shown)]
             others = correct[1:]
             row["flags"] = {"correctness": len({c for c in correct if c is not None}) > 1,
                             "regression": correct[0] is True and any(c is False for c in others),
