@@ -1,209 +1,53 @@
-"""The Hugging Face adapter on tiny random-weight checkpoints of five families (LLaVA,
-PaliGemma, Gemma 3, BLIP-2, Mllama), built here with a locally trained tokenizer and saved with save_pretrained.
-Every test that takes `checkpoint` runs once per family in FAMILIES."""
+"""The Hugging Face adapter on tiny random-weight checkpoints of sixteen families, built on
+the spot by tests/hf_families.py. Every test that takes `checkpoint` runs once per family in
+FAMILIES."""
 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 import torch
-import transformers
-from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
+from hf_families import FAMILIES, _plant_yes_no
 from vlmeval.adapters import resolve_model
-from vlmeval.adapters.hf import HFAdapter
+from vlmeval.adapters.hf import HFAdapter, surface_forms
 from vlmeval.cli import main
 from vlmeval.data import scenes_samples
 from vlmeval.errors import ConfigError
 from vlmeval.parsing import parse_yes_no
 from vlmeval.records import Request
-from vlmeval.vlm import curriculum
 
-TINY_TEXT = dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
-                 num_key_value_heads=2, max_position_embeddings=512)
-TINY_VISION = dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
-                   image_size=32, patch_size=8)
-
-
-def _bpe(specials):
-    tok = Tokenizer(models.BPE(unk_token="<unk>"))
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tok.decoder = decoders.ByteLevel()
-    corpus = [*curriculum.vocabulary_corpus(), *["yes", "no"] * 50]  # answers as single tokens
-    tok.train_from_iterator(corpus, trainers.BpeTrainer(
-        vocab_size=600, special_tokens=specials, initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
-    return tok
-
-
-def _plant_yes_no(model, tokenizer):
-    """Make "yes" or "no" the token greedy decoding picks first, which one depending on the
-    input: every other row of the output head is zero, and "no" is minus "yes". Generate and
-    score must then agree on every question."""
-    head = model.get_output_embeddings().weight
-    (yes,) = tokenizer("yes", add_special_tokens=False)["input_ids"]
-    (no,) = tokenizer("no", add_special_tokens=False)["input_ids"]
-    with torch.no_grad():
-        direction = torch.randn(head.shape[1], generator=torch.Generator().manual_seed(0))
-        head.zero_()
-        head[yes], head[no] = direction, -direction
-
-
-def build_llava(path):
-    fast = transformers.PreTrainedTokenizerFast(
-        tokenizer_object=_bpe(["<unk>", "<s>", "</s>", "<pad>", "<image>"]), unk_token="<unk>",
-        bos_token="<s>", eos_token="</s>", pad_token="<pad>")
-    template = ("{% for m in messages %}{{ m['role'] }}: {% for c in m['content'] %}"
-                "{% if c['type'] == 'image' %}<image>{% else %}{{ c['text'] }}{% endif %}"
-                "{% endfor %} {% endfor %}{% if add_generation_prompt %}assistant:{% endif %}")
-    processor = transformers.LlavaProcessor(
-        image_processor=transformers.CLIPImageProcessor(
-            size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32}),
-        tokenizer=fast, patch_size=8, vision_feature_select_strategy="default",
-        num_additional_image_tokens=1, chat_template=template)
-    config = transformers.LlavaConfig(
-        vision_config=transformers.CLIPVisionConfig(**TINY_VISION),
-        text_config=transformers.LlamaConfig(vocab_size=len(fast), pad_token_id=fast.pad_token_id,
-                                             **TINY_TEXT),
-        image_token_id=fast.convert_tokens_to_ids("<image>"), vision_feature_select_strategy="default")
-    torch.manual_seed(0)
-    model = transformers.LlavaForConditionalGeneration(config)
-    _plant_yes_no(model, fast)
-    model.save_pretrained(path)
-    processor.save_pretrained(path)
-
-
-def build_paligemma(path):
-    fast = transformers.GemmaTokenizerFast(
-        tokenizer_object=_bpe(["<pad>", "<eos>", "<bos>", "<unk>", "<image>"]), unk_token="<unk>",
-        eos_token="<eos>", pad_token="<pad>", bos_token="<bos>")
-    image_processor = transformers.SiglipImageProcessor(size={"height": 32, "width": 32})
-    image_processor.image_seq_length = 16
-    processor = transformers.PaliGemmaProcessor(
-        image_processor=image_processor, tokenizer=fast,
-        chat_template="{% for m in messages %}{% for c in m['content'] %}{% if c['type'] == 'image' %}"
-                      "<image>{% else %}{{ c['text'] }}{% endif %}{% endfor %}{% endfor %}")
-    config = transformers.PaliGemmaConfig(
-        vision_config=dict(model_type="siglip_vision_model", projection_dim=32, **TINY_VISION),
-        text_config=dict(model_type="gemma", vocab_size=len(fast), head_dim=8,
-                         tie_word_embeddings=False, **TINY_TEXT),  # the head is planted alone
-        image_token_id=fast.convert_tokens_to_ids("<image>"), projection_dim=32)
-    torch.manual_seed(0)
-    model = transformers.PaliGemmaForConditionalGeneration(config)
-    _plant_yes_no(model, fast)
-    model.save_pretrained(path)
-    processor.save_pretrained(path)
-
-
-def build_gemma3(path):
-    """Gemma 3: a flat image list reads as one prompt with every image, a token type of 1
-    means "image", and the begin-of-image token is not where features go (16 soft tokens are)."""
-    specials = ["<pad>", "<eos>", "<bos>", "<unk>", "<start_of_image>", "<end_of_image>",
-                "<image_soft_token>"]
-    fast = transformers.GemmaTokenizerFast(
-        tokenizer_object=_bpe(specials), unk_token="<unk>", eos_token="<eos>", pad_token="<pad>",
-        bos_token="<bos>", extra_special_tokens={"image_token": "<image_soft_token>",
-                                                 "boi_token": "<start_of_image>",
-                                                 "eoi_token": "<end_of_image>"})
-    template = ("{{ bos_token }}{% for m in messages %}{{ m['role'] }}: {% for c in m['content'] %}"
-                "{% if c['type'] == 'image' %}<start_of_image>{% else %}{{ c['text'] }}{% endif %}"
-                "{% endfor %} {% endfor %}{% if add_generation_prompt %}model:{% endif %}")
-    processor = transformers.Gemma3Processor(
-        image_processor=transformers.Gemma3ImageProcessor(size={"height": 32, "width": 32}),
-        tokenizer=fast, chat_template=template, image_seq_length=16)
-    config = transformers.Gemma3Config(
-        text_config=dict(vocab_size=len(fast), head_dim=8, sliding_window=64,
-                         tie_word_embeddings=False, **TINY_TEXT),
-        vision_config=dict(**TINY_VISION), mm_tokens_per_image=16,
-        boi_token_index=fast.convert_tokens_to_ids("<start_of_image>"),
-        eoi_token_index=fast.convert_tokens_to_ids("<end_of_image>"),
-        image_token_index=fast.convert_tokens_to_ids("<image_soft_token>"))
-    torch.manual_seed(0)
-    model = transformers.Gemma3ForConditionalGeneration(config)
-    with torch.no_grad():  # the projection starts at zero: give the image a way in
-        for name, p in model.named_parameters():
-            if "multi_modal_projector" in name and not p.any():
-                p.normal_(0.0, 0.5)
-    _plant_yes_no(model, fast)
-    model.save_pretrained(path)
-    processor.save_pretrained(path)
-
-
-def build_blip2(path):
-    """BLIP-2: no chat template (the adapter's "Question: ... Answer:" prompt), 16 query tokens
-    from a Q-Former as the image, an OPT language model."""
-    fast = transformers.GPT2TokenizerFast(
-        tokenizer_object=_bpe(["<unk>", "<s>", "</s>", "<pad>"]), unk_token="<unk>",
-        bos_token="</s>", eos_token="</s>", pad_token="<pad>")
-    processor = transformers.Blip2Processor(  # adds its <image> token to the tokenizer
-        image_processor=transformers.BlipImageProcessor(size={"height": 32, "width": 32}),
-        tokenizer=fast, num_query_tokens=16)
-    tokenizer = processor.tokenizer
-    config = transformers.Blip2Config(
-        vision_config=dict(**TINY_VISION),
-        qformer_config=dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
-                            intermediate_size=64, encoder_hidden_size=32, vocab_size=100),
-        text_config=dict(model_type="opt", vocab_size=len(tokenizer), hidden_size=32, ffn_dim=64,
-                         num_hidden_layers=2, num_attention_heads=4, word_embed_proj_dim=32,
-                         pad_token_id=tokenizer.pad_token_id, tie_word_embeddings=False),
-        num_query_tokens=16, image_token_index=tokenizer.convert_tokens_to_ids("<image>"))
-    torch.manual_seed(0)
-    model = transformers.Blip2ForConditionalGeneration(config)
-    _plant_yes_no(model, tokenizer)
-    model.save_pretrained(path)
-    processor.save_pretrained(path)
-
-
-def build_mllama(path):
-    """Llama 3.2 Vision (Mllama): the image is read through gated cross-attention layers (a
-    4-D cross-attention mask), not as tokens in the prompt; one 32 px tile of 16 patches."""
-    fast = transformers.PreTrainedTokenizerFast(
-        tokenizer_object=_bpe(["<unk>", "<|begin_of_text|>", "<|eot_id|>", "<pad>", "<|image|>"]),
-        unk_token="<unk>", bos_token="<|begin_of_text|>", eos_token="<|eot_id|>", pad_token="<pad>")
-    template = ("{{ bos_token }}{% for m in messages %}{{ m['role'] }}: {% for c in m['content'] %}"
-                "{% if c['type'] == 'image' %}<|image|>{% else %}{{ c['text'] }}{% endif %}"
-                "{% endfor %} {% endfor %}{% if add_generation_prompt %}assistant:{% endif %}")
-    processor = transformers.MllamaProcessor(
-        image_processor=transformers.MllamaImageProcessor(size={"height": 32, "width": 32},
-                                                          max_image_tiles=1),
-        tokenizer=fast, chat_template=template)
-    config = transformers.MllamaConfig(
-        vision_config=dict(hidden_size=32, num_hidden_layers=2, num_global_layers=1,
-                           attention_heads=4, intermediate_size=64, vision_output_dim=64,
-                           image_size=32, patch_size=8, max_num_tiles=1,
-                           intermediate_layers_indices=[0], supported_aspect_ratios=[[1, 1]]),
-        text_config=dict(vocab_size=len(fast), hidden_size=32, num_hidden_layers=2,
-                         num_attention_heads=4, num_key_value_heads=2, intermediate_size=64,
-                         cross_attention_layers=[1], pad_token_id=fast.pad_token_id,
-                         bos_token_id=fast.bos_token_id, eos_token_id=fast.eos_token_id,
-                         tie_word_embeddings=False),
-        image_token_index=fast.convert_tokens_to_ids("<|image|>"))
-    torch.manual_seed(0)
-    model = transformers.MllamaForConditionalGeneration(config)
-    with torch.no_grad():  # cross-attention gates start at zero: open them
-        for name, p in model.named_parameters():
-            if "gate" in name and not p.any():
-                p.fill_(1.0)
-    _plant_yes_no(model, fast)
-    model.save_pretrained(path)
-    processor.save_pretrained(path)
-
-
-FAMILIES = {"llava": build_llava, "paligemma": build_paligemma, "gemma3": build_gemma3,
-            "blip2": build_blip2, "mllama": build_mllama}
-# What one image costs each family: 16 positions in the prompt, except Mllama, whose text
-# cross-attends to its tile's 16 patches and class token.
-IMAGE_TOKENS = {"mllama": 17}
+# What one image costs each family's model: 16 positions in the prompt (a 32 px image in 8 px
+# patches, or 64 px with 2x2 merging, or 16 query / resampler tokens), except Mllama, whose
+# text cross-attends to its tile's 16 patches and class token, and the anyres families
+# (LLaVA-NeXT, LLaVA-OneVision): a 16-token base view, one 16-token crop and a newline
+# feature after each of the crop's 4 rows.
+IMAGE_TOKENS = {"mllama": 17, "llava_next": 36, "llava_onevision": 36}
 
 
 def image_tokens(checkpoint) -> int:
-    return IMAGE_TOKENS.get(checkpoint.name.rstrip("0123456789"), 16)
+    return IMAGE_TOKENS.get(checkpoint.name, 16)
+
+
+def test_readme_and_docs_list_every_tested_family_with_its_image_tokens():
+    root = Path(__file__).resolve().parents[1]
+    docs, readme = (root / "docs/hf-families.md").read_text(), (root / "README.md").read_text()
+    for name in FAMILIES:
+        tokens = IMAGE_TOKENS.get(name, 16)
+        assert re.search(rf"^\| {re.escape(name)}( \(.*?\))? \| yes, tested \| passes \| yes \| "
+                         rf"{tokens}\b", docs, re.M), name
+        assert re.search(rf"^\|[^|]*(?<![\w-]){re.escape(name)}(?![\w-])[^|]*\| yes \| passes \| "
+                         rf"yes \| {tokens}\b", readme, re.M), name
 
 
 @pytest.fixture(scope="module", params=list(FAMILIES))
 def checkpoint(request, tmp_path_factory):
-    path = tmp_path_factory.mktemp(request.param)
+    path = tmp_path_factory.mktemp("hf") / request.param
+    path.mkdir()
     FAMILIES[request.param](path)
     return path
 
@@ -220,6 +64,7 @@ def _requests(n_images=4):
 def test_directory_is_detected_and_batch_of_one_equals_batch_of_n(checkpoint):
     adapter = resolve_model(str(checkpoint))
     assert isinstance(adapter, HFAdapter) and adapter.info()["image_tokens"] == image_tokens(checkpoint)
+    assert adapter.info()["family"] == checkpoint.name  # the builder made the family it names
     requests = _requests()
     batched_text, batched_scores = adapter.generate(requests), adapter.score(requests)
     for k, r in enumerate(requests):
@@ -244,6 +89,23 @@ def test_generate_and_score_agree_on_the_chosen_option(checkpoint):
     assert both() == ["no" if c == "yes" else "yes" for c in first]
 
 
+def test_option_scores_sum_the_forms_a_chat_model_says(tmp_path):
+    """A chat model answers "Yes" or "No", not "yes"/"no". The score of option "yes" sums its
+    surface forms, so scores still pick what the model says; the literal "yes" and "no" tokens
+    alone would read two equal (zeroed) rows of the head: a tie on every question. (Qwen2.5-VL:
+    its tiny checkpoint says both answers; the planted rows are made decisive, as a trained
+    model's are, so the unchosen forms' near-uniform mass does not blur them.)"""
+    assert surface_forms("yes") == ["yes", " yes", "Yes", " Yes", "YES", " YES"]
+    FAMILIES["qwen2_5_vl"](tmp_path)
+    adapter = resolve_model(str(tmp_path))
+    _plant_yes_no(adapter.model, adapter.tokenizer, ("Yes", "No"), scale=10.0)
+    requests = [replace(r, max_new_tokens=1) for r in _requests(8) if r.image is not None]
+    said = adapter.generate(requests)
+    assert set(said) == {"Yes", "No"}
+    assert ["Yes" if s[0] > s[1] else "No" for s in adapter.score(requests)] == said
+    assert "surface forms" in adapter.info()["option_scores"]
+
+
 def _run_and_check(checkpoint, out, what):
     assert main(["run", "--model", str(checkpoint), *what, "--batch-size", "8", "--out", str(out)]) == 0
     run = json.loads((out / "run.json").read_text())
@@ -264,9 +126,9 @@ def test_pope_runs_with_the_templated_prompt_stored(checkpoint, tmp_path):
 
 
 @pytest.mark.slow
-def test_hallucination_suite_limit_40(checkpoint, tmp_path):
+def test_hallucination_suite_limit_20(checkpoint, tmp_path):
     results = _run_and_check(checkpoint, tmp_path / "run",
-                             ["--suite", "hallucination", "--limit", "40"])
+                             ["--suite", "hallucination", "--limit", "20"])
     assert set(results) == {"pope", "chair", "image_swap", "blind"}
 
 

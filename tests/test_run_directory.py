@@ -316,3 +316,17 @@ def test_duplicated_and_damaged_middle_lines_heal_on_resume(tmp_path, capsys):
     healed = [json.loads(l) for l in samples.read_text().splitlines()]
     assert [r["request_id"] for r in healed] == [json.loads(l)["request_id"] for l in lines]
     assert measured_apart(results_of(tmp_path / "r")) == measured_apart(original)
+
+
+def test_a_run_scored_under_another_option_score_rule_is_not_resumed(tmp_path, capsys):
+    """An adapter's option-score rule (Hugging Face: summed surface forms) is part of a run's
+    identity: samples scored one way are not mixed with samples scored another."""
+    out = tmp_path / "r"
+    argv = ["run", "--model", "baseline:oracle", "--tasks", "pope", "--limit", "1", "--out", str(out)]
+    assert main(argv) == 0
+    meta = json.loads((out / "run.json").read_text())
+    meta["model"]["option_scores"] = "the literal option tokens only"
+    (out / "run.json").write_text(json.dumps(meta))
+    capsys.readouterr()
+    assert main(argv) == 2
+    assert "different model.option_scores" in capsys.readouterr().err

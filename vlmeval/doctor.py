@@ -83,4 +83,6 @@ def _checks(adapter: Adapter, n: int) -> tuple[list[str], bool]:
     ]
     if hasattr(adapter, "render"):
         lines.append(f"model prompt  {adapter.render(requests[:1])[0]!r}")
+    if str(info.get("video", "")).startswith("unavailable"):
+        lines.append(f"video         {info['video']}")
     return lines, same_batch and sees

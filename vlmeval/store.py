@@ -257,7 +257,10 @@ def identity(meta: dict[str, Any]) -> dict[str, Any]:
              for t in meta.get("tasks", [])}
     model = meta.get("model", {})
     # Ordered so a mismatch names the plainest differing field first.
-    return {"model": {"spec": model.get("spec"), "fingerprint": model.get("fingerprint")},
+    # option_scores: how an adapter turns log-probs into option scores (Hugging Face: summed
+    # surface forms); a run scored one way is not resumed another.
+    return {"model": {"spec": model.get("spec"), "fingerprint": model.get("fingerprint"),
+                      "option_scores": model.get("option_scores")},
             "seed": meta.get("seed"), "policy": meta.get("policy"), "tasks": list(tasks),
             **tasks}
 

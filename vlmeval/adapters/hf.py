@@ -4,10 +4,12 @@
   user message (an image part when it has an image, then its text) with the generation prompt.
 - generate: batched greedy decoding (do_sample=False, one beam) with left padding; each
   request keeps at most its own max_new_tokens, cut at the first end-of-sequence token.
-- score: log-probability of each option as a continuation of the templated prompt (the sum
-  over its tokens; one forward pass over prompt + option rows, the processor expanding images
-  per row as the family needs). For single-token options such as yes/no this is the
-  next-token log-probability.
+- score: each option's score is the log of the summed probability of its surface forms
+  ("yes", "Yes", " yes", ...) as continuations of the templated prompt, one forward pass over
+  prompt + continuation rows (the processor expanding images per row as the family needs);
+  one-token forms come from the next-token distribution, so yes/no needs one row per request.
+- Processors that build a video processor (needs torchvision) load without it where it
+  cannot be built (`image_only`); run.json's model.video says so.
 - Offline and safe: local directories only (`local_files_only`; `vlmeval/__init__.py` sets the
   HF offline switches),
   `trust_remote_code` only when asked, safetensors weights preferred and pickle weights
@@ -16,9 +18,11 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import inspect
 import json
+import types
 from pathlib import Path
 from typing import Sequence
 
@@ -31,8 +35,18 @@ PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl")
 _ANY_IMAGE = ImageRef("synthetic", "blank", "")  # render() only asks whether there is one
 
 
+SURFACE_FORMS_NOTE = ("log of the summed probability of the option's surface forms: as given, "
+                      "lower, Capitalised, UPPER, each with and without a leading space")
+
 # The prompt BLIP-2's authors use for VQA, for processors that carry no chat template.
 FALLBACK_PROMPT = "Question: {question} Answer:"
+
+
+def surface_forms(option: str) -> list[str]:
+    """How a chat model may write an option: as given, lower case, Capitalised and UPPER case,
+    each with and without a leading space (duplicates dropped, order kept)."""
+    cases = (option, option.lower(), option[:1].upper() + option[1:], option.upper())
+    return list(dict.fromkeys(prefix + c for c in cases for prefix in ("", " ")))
 
 
 def is_hf_checkpoint(path: Path) -> bool:
@@ -44,6 +58,45 @@ def is_hf_checkpoint(path: Path) -> bool:
         return "model_type" in json.loads(config.read_text())
     except (json.JSONDecodeError, OSError):
         return False
+
+
+def image_only(processor_class: type) -> type:
+    """`processor_class` without its video processor: Qwen2-VL, InternVL, LLaVA-OneVision and
+    others build one, which needs torchvision, even to read images. Their processors' __call__
+    skips videos when the attribute is absent; everything else is the family's own code."""
+    attributes = [a for a in processor_class.get_attributes() if a != "video_processor"]
+
+    # SmolVLM's __init__ has no default for video_processor: the same function with one (from_
+    # pretrained reads the parameter names from its code, so a wrapper would lose them).
+    init = processor_class.__init__
+    code = init.__code__
+    positional = code.co_varnames[1:code.co_argcount]
+    defaults = init.__defaults__ or ()
+    __init__ = types.FunctionType(code, init.__globals__, init.__name__,
+                                  (None,) * (len(positional) - len(defaults)) + tuple(defaults),
+                                  init.__closure__)
+    __init__.__kwdefaults__ = init.__kwdefaults__
+    return type(processor_class.__name__, (processor_class,),
+                {"__init__": __init__, "get_attributes": classmethod(lambda cls: list(attributes)),
+                 "__doc__": f"{processor_class.__name__} for images only (no video processor)"})
+
+
+def _processor_class(path: Path) -> type | None:
+    """The processor class a checkpoint names (processor_class in its processor files), else
+    the one transformers maps its model_type to."""
+    import transformers
+    from transformers.models.auto.processing_auto import PROCESSOR_MAPPING_NAMES
+
+    for name in (*PROCESSOR_FILES, "tokenizer_config.json"):
+        try:
+            named = json.loads((path / name).read_text()).get("processor_class")
+        except (OSError, json.JSONDecodeError, AttributeError):
+            continue
+        if isinstance(named, str):
+            return getattr(transformers, named, None)
+    model_type = json.loads((path / "config.json").read_text()).get("model_type")
+    named = PROCESSOR_MAPPING_NAMES.get(model_type)
+    return getattr(transformers, named, None) if isinstance(named, str) else None
 
 
 def weights_fingerprint(path: Path, allow_pickle: bool) -> str:
@@ -85,14 +138,8 @@ class HFAdapter:
         if dtype not in ("float32", "bfloat16", "float16"):
             raise ConfigError(f"--dtype {dtype}: expected float32, bfloat16 or float16")
         common = {"local_files_only": True, "trust_remote_code": trust_remote_code}
-        try:
-            self.processor = transformers.AutoProcessor.from_pretrained(self.path, **common)
-        except (OSError, ValueError, ImportError, AttributeError, KeyError) as e:
-            raise ConfigError(
-                f"{self.path}: transformers {transformers.__version__} could not load its processor "
-                f"({type(e).__name__}: {first_line(e)}); some families "
-                f"need extra packages (Qwen2-VL's video processor needs torchvision), and custom "
-                f"code needs --trust-remote-code") from None
+        self.video = "as the processor provides"
+        self.processor = self._load_processor(transformers, common)
         if getattr(self.processor, "tokenizer", None) is None:
             raise ConfigError(f"{self.path}: AutoProcessor found no tokenizer (got "
                               f"{type(self.processor).__name__}); save the processor with its "
@@ -102,6 +149,31 @@ class HFAdapter:
         self.model = self._load_model(transformers, torch, dtype, common).eval()
         self.settings = {"do_sample": False, "num_beams": 1, "dtype": dtype, "device": self.device,
                          "max_new_tokens": "per request", "trust_remote_code": trust_remote_code}
+
+    def _load_processor(self, transformers, common: dict):
+        """AutoProcessor; where that fails because the family's video processor cannot be built
+        (no torchvision), the same processor without it (run.json says video is unavailable)."""
+        try:
+            return transformers.AutoProcessor.from_pretrained(self.path, **common)
+        except (OSError, ValueError, ImportError, AttributeError, KeyError) as e:
+            error = e
+        cls = _processor_class(self.path)
+        if cls is not None and "video_processor" in cls.get_attributes():
+            try:
+                processor = image_only(cls).from_pretrained(self.path, **common)
+            except (OSError, ValueError, ImportError, AttributeError, KeyError, TypeError) as e:
+                error = e
+            else:
+                self.video = (f"unavailable: {cls.__name__}'s video processor could not be built "
+                              f"({type(error).__name__}: {first_line(error)}); images only")
+                if "apply_chat_template" in vars(cls):  # SmolVLM's reads its video processor's
+                    processor.apply_chat_template = functools.partial(  # frame count: the
+                        transformers.ProcessorMixin.apply_chat_template, processor)  # base one
+                return processor
+        raise ConfigError(
+            f"{self.path}: transformers {transformers.__version__} could not load its processor "
+            f"({type(error).__name__}: {first_line(error)}); some families need extra packages, "
+            f"and custom code needs --trust-remote-code") from None
 
     def _load_model(self, transformers, torch, dtype: str, common: dict):
         kwargs = {**common, "dtype": getattr(torch, dtype),
@@ -123,6 +195,7 @@ class HFAdapter:
         return {"params": sum(p.numel() for p in self.model.parameters()),
                 "image_tokens": self._image_tokens(), "family": self.model.config.model_type,
                 "class": type(self.model).__name__, "generation": self.settings,
+                "video": self.video, "option_scores": SURFACE_FORMS_NOTE,
                 "prompt_format": ("chat template" if self.processor.chat_template is not None
                                   else f"no chat template: {FALLBACK_PROMPT!r}")}
 
@@ -242,25 +315,45 @@ class HFAdapter:
             texts.append(self.tokenizer.decode(row[:cut], skip_special_tokens=True).strip())
         return texts
 
+    def _forms(self, option: str) -> list[tuple[int, ...]]:
+        """The distinct token sequences of an option's surface forms (`surface_forms`)."""
+        seqs = dict.fromkeys(tuple(self.tokenizer(f, add_special_tokens=False)["input_ids"])
+                             for f in surface_forms(option))
+        seqs.pop((), None)
+        if not seqs:
+            raise ConfigError(f"{self.path}: option {option!r} tokenizes to nothing; options must "
+                              f"be text")
+        return list(seqs)
+
     def _score(self, requests: Sequence[Request]) -> list[list[float]]:
-        """Option tokens are appended after the processed prompt (so a processor that ends the
-        prompt with its own separator, as PaliGemma's does, keeps it), right-padded."""
+        """An option's score is the log of the summed probability of its surface forms ("yes",
+        "Yes", " yes", ...: what a chat model may say). Continuations are appended after the
+        processed prompt (so a processor that ends the prompt with its own separator, as
+        PaliGemma's does, keeps it), right-padded. One-token forms are read from the
+        next-token distribution at the prompt's end, so each request needs one row per
+        longer form, and one row in all when every form is a single token (yes/no)."""
         import torch
 
-        rows = [(r, o) for r in requests for o in r.options]
+        forms = [[self._forms(o) for o in r.options] for r in requests]
+        rows: list[tuple[Request, tuple[int, ...]]] = []
+        row_of: dict[tuple[int, tuple[int, ...]], int] = {}  # (request, longer form) -> row
+        first_row = []
+        for i, (r, per_option) in enumerate(zip(requests, forms)):
+            first_row.append(len(rows))
+            longer = dict.fromkeys(f for option in per_option for f in option if len(f) > 1)
+            for f in longer or [()]:
+                row_of[i, f] = len(rows)
+                rows.append((r, f))
         batch = self._inputs([r for r, _ in rows], [])
         ids = batch["input_ids"]
         R, T = ids.shape
-        options = [self.tokenizer(o, add_special_tokens=False)["input_ids"] for _, o in rows]
-        if not all(options):
-            raise ConfigError(f"{self.path}: an option tokenizes to nothing; options must be text")
-        L = max(map(len, options))
+        L = max(len(f) for _, f in rows)
         tail = torch.full((R, L), self.tokenizer.pad_token_id or 0, dtype=ids.dtype)
         tail_mask = torch.zeros((R, L), dtype=batch["attention_mask"].dtype)
-        for k, o in enumerate(options):
-            tail[k, : len(o)] = torch.tensor(o)
-            tail_mask[k, : len(o)] = 1
-        for key, value in list(batch.items()):
+        for k, (_, f) in enumerate(rows):
+            tail[k, : len(f)] = torch.tensor(f, dtype=ids.dtype)
+            tail_mask[k, : len(f)] = 1
+        for key, value in list(batch.items()) if L else ():
             if not torch.is_tensor(value) or value.dim() < 2 or tuple(value.shape[:2]) != (R, T):
                 continue
             if key == "input_ids":
@@ -275,15 +368,14 @@ class HFAdapter:
                 extra = value[:, -1:].expand(R, L, *value.shape[2:])  # any rank (Mllama: 4-D)
             batch[key] = torch.cat([value, extra], dim=1)
         with torch.no_grad():
-            logits = self._model_for(requests)(**batch).logits.float()
-        logprobs = torch.log_softmax(logits, dim=-1)
-        totals = []
-        for k, o in enumerate(options):
-            positions = torch.arange(T, T + len(o))  # the option's tokens, after the prompt
-            targets = torch.tensor(o, device=logprobs.device)
-            totals.append(float(logprobs[k, positions - 1, targets].sum()))
-        out, k = [], 0
-        for r in requests:
-            out.append(totals[k: k + len(r.options)])
-            k += len(r.options)
+            logits = self._model_for(requests)(**batch).logits[:, T - 1:].float()
+        logprobs = torch.log_softmax(logits, dim=-1).cpu()  # position 0: the prompt's next token
+        out = []
+        for i, per_option in enumerate(forms):
+            scores = []
+            for option in per_option:
+                totals = [logprobs[row_of[i, f], torch.arange(len(f)), torch.tensor(f)].sum()
+                          if len(f) > 1 else logprobs[first_row[i], 0, f[0]] for f in option]
+                scores.append(float(torch.logsumexp(torch.stack(totals), dim=0)))
+            out.append(scores)
         return out
