@@ -39,7 +39,7 @@ def environment() -> Environment:
     env.filters["num"] = fmt
     env.filters["visible"] = visible
     env.filters["pvalue"] = lambda p: "n/a" if p is None else "<0.0001" if p < 1e-4 else f"{p:.4f}"
-    env.filters["count"] = lambda v: "n/a" if v is None else f"{v:,}"
+    env.filters["count"] = lambda v: f"{v:,}" if isinstance(v, (int, float)) else "n/a"
     env.filters["signed"] = lambda v, digits=3: ("n/a" if v is None else  # no "-0.000"
                                                  f"{v if abs(v) >= 0.5 * 10 ** -digits else 0.0:+.{digits}f}")
     return env
@@ -249,8 +249,11 @@ def report_html(run: Run) -> str:
     images, left_out = thumbnails(records)
     script, script_hash = page_script("browser.js")
     sections = [task_section(name, result) for name, result in run.results["tasks"].items()]
+    from vlmeval.scoring import usage
+
     return environment().get_template("report.html.j2").render(
         run=run, meta=run.meta, sections=sections, script=script, script_hash=script_hash,
+        usage=usage(records, run.meta["model"].get("prices_per_million_tokens")),
         samples=packed([sample_row(r) for r in records]), images=script_json(images),
         n_samples=len(records), images_left_out=left_out, tasks=list(run.results["tasks"]),
     )

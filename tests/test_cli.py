@@ -56,4 +56,4 @@ def test_doctor_on_the_default_checkpoint_and_on_a_model_that_never_looks(capsys
 
 def test_hf_options_are_refused_for_models_that_do_not_read_them(capsys):
     assert main(["run", "--model", "baseline:oracle", "--tasks", "pope", "--dtype", "bfloat16"]) == 2
-    assert "--dtype apply to Hugging Face checkpoints" in capsys.readouterr().err
+    assert "--dtype: 'baseline:oracle' reads no model options" in capsys.readouterr().err

@@ -46,6 +46,58 @@ class OneLineParser(argparse.ArgumentParser):
         raise SystemExit(2)
 
 
+def _model_options(parser: argparse.ArgumentParser) -> None:
+    """Options passed to the model's factory: --model-arg KEY=VALUE, and flags standing for the
+    common ones. Each factory names any option it does not read as an error."""
+    parser.add_argument("--model-arg", action="append", default=[], metavar="KEY=VALUE",
+                        help="an option for the model's adapter (repeatable); see the README's "
+                             "model sections")
+    parser.add_argument("--dtype", choices=["float32", "bfloat16", "float16"],
+                        help="Hugging Face models: weights dtype (default bfloat16 on GPU, "
+                             "float32 on CPU)")
+    parser.add_argument("--device", help="Hugging Face models: cpu, cuda or cuda:N (default: "
+                                         "cuda if available)")
+    parser.add_argument("--trust-remote-code", action="store_true",
+                        help="Hugging Face models: run the checkpoint's own Python code (off by "
+                             "default)")
+    parser.add_argument("--allow-pickle", action="store_true",
+                        help="Hugging Face models: load pickle weights (*.bin) when there are no "
+                             "safetensors (pickle can run code)")
+    parser.add_argument("--base-url", help="served models (openai:NAME): the endpoint, e.g. "
+                                           "http://127.0.0.1:8000/v1 (default: OpenAI's)")
+    parser.add_argument("--api-key-env", metavar="VAR",
+                        help="served models: environment variable holding the API key "
+                             "(OPENAI_API_KEY); a local server needs none")
+    parser.add_argument("--max-concurrency", type=_positive_int, metavar="N",
+                        help="served models: requests in flight (8)")
+    parser.add_argument("--rpm", type=float, metavar="R",
+                        help="served models: at most R request starts per minute")
+
+
+def model_options(args: argparse.Namespace) -> dict:
+    """The model options from --model-arg and the flags that stand for them."""
+    from vlmeval.errors import ConfigError
+
+    options: dict = {}
+    for item in args.model_arg:
+        key, sep, value = item.partition("=")
+        key = key.strip().replace("-", "_")
+        if not sep or not key:
+            raise ConfigError(f"--model-arg {item!r}: expected KEY=VALUE, e.g. "
+                              f"--model-arg max_concurrency=16")
+        options[key] = value
+    flags = {"dtype": args.dtype, "device": args.device, "trust_remote_code": args.trust_remote_code,
+             "allow_pickle": args.allow_pickle, "base_url": args.base_url,
+             "api_key_env": args.api_key_env, "max_concurrency": args.max_concurrency,
+             "rpm": args.rpm, "accept_changed_weights": getattr(args, "accept_changed_weights", False)}
+    for key, value in flags.items():
+        if value not in (None, False):
+            if key in options:
+                raise ConfigError(f"--{key.replace('_', '-')} and --model-arg {key}: give one")
+            options[key] = value
+    return options
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = OneLineParser(
         prog="vlmeval",
@@ -56,19 +108,12 @@ def build_parser() -> argparse.ArgumentParser:
                          description="Run a suite or tasks on a model. Running the same command "
                                      "again resumes an interrupted run.")
     run.add_argument("--model", required=True,
-                     help="a checkpoint directory or a name from `vlmeval list adapters` "
+                     help="a checkpoint directory, openai:NAME for a served model (with "
+                          "--base-url), or a name from `vlmeval list adapters` "
                           "(e.g. zoo:scenes-mlp2x_gelu, baseline:oracle)")
     run.add_argument("--adapter", help="force how a checkpoint directory is loaded "
                                        "(default: detected from its files)")
-    run.add_argument("--dtype", choices=["float32", "bfloat16", "float16"],
-                     help="Hugging Face models: weights dtype (default bfloat16 on GPU, float32 on CPU)")
-    run.add_argument("--device", help="Hugging Face models: cpu, cuda or cuda:N (default: cuda if "
-                                      "available)")
-    run.add_argument("--trust-remote-code", action="store_true",
-                     help="Hugging Face models: run the checkpoint's own Python code (off by default)")
-    run.add_argument("--allow-pickle", action="store_true",
-                     help="Hugging Face models: load pickle weights (*.bin) when there are no "
-                          "safetensors (pickle can run code)")
+    _model_options(run)
     run.add_argument("--accept-changed-weights", action="store_true",
                      help="our checkpoints: load weights whose sha256 differs from the one "
                           "config.json recorded when they were saved")
@@ -150,10 +195,7 @@ def build_parser() -> argparse.ArgumentParser:
     doctor.add_argument("--model", required=True, help="as for `vlmeval run`")
     doctor.add_argument("--adapter", help="force how a checkpoint directory is loaded")
     doctor.add_argument("--n", type=_positive_int, default=8, help="questions (8)")
-    for flag in ("--dtype", "--device"):
-        doctor.add_argument(flag, help=f"as for `vlmeval run` {flag}")
-    doctor.add_argument("--trust-remote-code", action="store_true")
-    doctor.add_argument("--allow-pickle", action="store_true")
+    _model_options(doctor)
 
     report = sub.add_parser("report", help="write a run's self-contained HTML report",
                             description="Render RUN_DIR's results and samples as one HTML file "
@@ -216,10 +258,7 @@ def cmd_run(args: argparse.Namespace, argv: Sequence[str]) -> int:
     config = RunConfig(model=args.model, suite=args.suite, tasks=tasks, out=args.out,
                        data=data, images=args.images,
                        task_options={"synonyms": args.synonyms} if args.synonyms else {},
-                       model_options={"dtype": args.dtype, "device": args.device,
-                                      "trust_remote_code": args.trust_remote_code,
-                                      "allow_pickle": args.allow_pickle,
-                                      "accept_changed_weights": args.accept_changed_weights},
+                       model_options=model_options(args),
                        limit=args.limit, batch_size=args.batch_size, seed=args.seed,
                        policy=args.policy, overwrite=args.overwrite, adapter=args.adapter,
                        max_error_rate=args.max_error_rate, quiet=args.quiet,
@@ -326,22 +365,21 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
     if args.n < 2:
         raise ConfigError(f"--n {args.n}: doctor needs at least 2 questions (it swaps their images)")
-    adapter = resolve_model(args.model, args.adapter, {
-        "dtype": args.dtype, "device": args.device, "trust_remote_code": args.trust_remote_code,
-        "allow_pickle": args.allow_pickle})
+    adapter = resolve_model(args.model, args.adapter, model_options(args))
     lines, ok = diagnose(adapter, args.n)
     print("\n".join(lines))
     return 0 if ok else 1
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    from vlmeval.adapters import MODELS, describe
+    from vlmeval.adapters import MODELS, SCHEMES, describe
     from vlmeval.probes import PROBES
     from vlmeval.tasks.base import TASKS
     from vlmeval.tasks.suites import SUITES, describe_suite
 
     sections = {
-        "adapters": [(n, describe(MODELS.get(n))) for n in MODELS],
+        "adapters": [(n, describe(MODELS.get(n))) for n in MODELS]
+                    + [(f"{n}:NAME", describe(SCHEMES.get(n))) for n in SCHEMES],
         "tasks": [(n, describe(TASKS.get(n)) + (" [reads --data]" if TASKS.get(n).reads_data else ""))
                   for n in TASKS],
         "probes": [(n, describe(PROBES.get(n)) + (" [reads --data]" if PROBES.get(n).reads_data else ""))
@@ -365,7 +403,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
     except SystemExit as e:  # --help (0) or a usage error (2), already printed
         return int(e.code or 0)
-    from vlmeval.errors import Terminated, UserError
+    from vlmeval.errors import Terminated, Unavailable, UserError
 
     def terminate(signum, frame):
         raise Terminated()
@@ -384,6 +422,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UserError as e:
         print(f"vlmeval: error: {e}", file=sys.stderr)
         return 2
+    except Unavailable as e:
+        print(f"vlmeval: error: {e}", file=sys.stderr)
+        return EXIT_INCOMPLETE
     except OSError as e:  # a path that cannot be read or written: unwritable, full, a folder
         where = f"{e.filename}: " if e.filename else ""
         print(f"vlmeval: error: {where}{e.strerror or e}; check the path, its permissions and "

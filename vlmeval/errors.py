@@ -16,6 +16,11 @@ class DataError(UserError, ValueError):
     """A data file that cannot be read as the format it claims (names the file and field)."""
 
 
+class Unavailable(Exception):
+    """The model stays unreachable (a served model's endpoint is down): the run stops as
+    interrupted, everything stored so far kept; the CLI prints it in one line and exits 3."""
+
+
 class Terminated(KeyboardInterrupt):
     """SIGTERM, raised where the process is so the run ends as interrupted (the CLI exits 143)."""
 

@@ -87,6 +87,7 @@ class Prediction:
     error: str | None = None
     latency_ms: float = 0.0
     model_prompt: str | None = None  # the text the model saw (after its chat template), if known
+    usage: Mapping[str, int] | None = None  # tokens, where a served model reports them
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from vlmeval.adapters import Adapter, resolve_model
-from vlmeval.errors import ConfigError, DataError
+from vlmeval.adapters.base import Failed
+from vlmeval.errors import ConfigError, DataError, Unavailable
 from vlmeval.parsing import check_policy
 from vlmeval.progress import Progress
 from vlmeval.provenance import versions
@@ -127,13 +128,18 @@ def _now() -> str:
 
 def predict(adapter: Adapter, batch: Sequence[Request]) -> list[Prediction]:
     """Run one batch; a failing batch is retried request by request so one bad sample is
-    recorded with its error and the rest go on."""
+    recorded with its error and the rest go on (an adapter may also report a single request's
+    failure as `Failed`). A model that stays unreachable (`Unavailable`) stops the run."""
     start = time.perf_counter()
     try:
         raws = adapter.generate(batch)
-        scorable = [i for i, r in enumerate(batch) if r.options] if "score" in adapter.capabilities else []
+        scorable = [i for i, (r, raw) in enumerate(zip(batch, raws))
+                    if r.options and not isinstance(raw, Failed)
+                    ] if "score" in adapter.capabilities else []
         scores = adapter.score([batch[i] for i in scorable]) if scorable else []
         rendered = adapter.render(batch) if hasattr(adapter, "render") else [None] * len(batch)
+    except Unavailable:
+        raise
     except Exception as e:  # noqa: BLE001 - any model failure is recorded, never fatal
         if len(batch) > 1:
             return [p for r in batch for p in predict(adapter, [r])]
@@ -143,9 +149,17 @@ def predict(adapter: Adapter, batch: Sequence[Request]) -> list[Prediction]:
             f"adapter {adapter.name!r} returned {len(raws)} outputs and {len(scores)} scores for "
             f"{len(batch)} requests ({len(scorable)} scorable); it must return one per request")
     latency = (time.perf_counter() - start) * 1000.0 / len(batch)
-    logprobs: dict[int, tuple[float, ...]] = {i: tuple(map(float, s)) for i, s in zip(scorable, scores)}
-    return [Prediction(r.request_id, str(raw), logprobs.get(i), None, round(latency, 3), shown)
-            for i, (r, raw, shown) in enumerate(zip(batch, raws, rendered))]
+    scored = dict(zip(scorable, scores))
+    out = []
+    for i, (r, raw, shown) in enumerate(zip(batch, raws, rendered)):
+        failed = next((x for x in (raw, scored.get(i)) if isinstance(x, Failed)), None)
+        if failed is not None:
+            out.append(Prediction(r.request_id, None, error=failed.error, model_prompt=shown))
+            continue
+        logprobs = tuple(map(float, scored[i])) if i in scored else None
+        out.append(Prediction(r.request_id, str(raw), logprobs, None, round(latency, 3), shown,
+                              getattr(raw, "usage", None)))
+    return out
 
 
 def make_record(task: Task, request: Request, pred: Prediction, policy: str) -> dict[str, Any]:
@@ -157,7 +171,7 @@ def make_record(task: Task, request: Request, pred: Prediction, policy: str) -> 
         "target": request.target, "options": tuple(request.options),
         "meta": dict(request.meta), "raw": pred.raw, "policy": policy,
         "option_logprobs": pred.option_logprobs, "error": pred.error,
-        "latency_ms": pred.latency_ms,
+        "latency_ms": pred.latency_ms, "usage": dict(pred.usage) if pred.usage else None,
     }
     if pred.raw is None and pred.error is None:
         fields["error"] = "adapter returned no output"
@@ -188,8 +202,11 @@ def run_task(task: Task, plan: Sequence[Request], adapter: Adapter, store: RunSt
     pending = [r for r in plan if r.request_id not in stored or not is_answer(stored[r.request_id])]
     with Progress(task.name, len(plan), len(plan) - len(pending), quiet=config.quiet,
                   every=config.progress_every) as progress:
-        for start in range(0, len(pending), config.batch_size):
-            batch = pending[start:start + config.batch_size]
+        # A served model keeps max_concurrency requests in flight within a batch: batches of
+        # at least twice that keep it busy.
+        size = max(config.batch_size, 2 * getattr(adapter, "max_concurrency", 0))
+        for start in range(0, len(pending), size):
+            batch = pending[start:start + size]
             preds = predict(adapter, batch)
             store.append(task.name, [make_record(task, r, p, config.policy)
                                      for r, p in zip(batch, preds)])

@@ -1,6 +1,7 @@
 """The run directory's schema, in one place: the sample record (one line of samples/<task>.jsonl)
 and the fields of run.json and its task entries. docs/run-directory.md describes it for outside
-tools; FORMAT_VERSION changes whenever a field is added, removed or changes meaning.
+tools; FORMAT_VERSION changes whenever a field is removed, changes meaning or is added as required (an
+optional field that older records lack, read as absent, keeps it).
 
 Readers check what they load against this schema, so a damaged or foreign file is named with
 the field that is wrong instead of failing somewhere deep in scoring.
@@ -52,6 +53,7 @@ class SampleRecord:
     verdict: Mapping[str, Any] | None  # {correct, outcome, scores}
     error: str | None
     latency_ms: float
+    usage: Mapping[str, int] | None = None  # tokens, where a served model reports them
     schema: int = FORMAT_VERSION
 
     def to_json(self) -> dict[str, Any]:
@@ -61,6 +63,7 @@ class SampleRecord:
                                    if self.option_logprobs is not None else None)
         data["meta"] = dict(self.meta)
         data["image"] = dict(self.image) if self.image is not None else None
+        data["usage"] = dict(self.usage) if self.usage is not None else None
         return data
 
 
@@ -68,15 +71,17 @@ SAMPLE_FIELDS = tuple(f.name for f in fields(SampleRecord))
 # The request part of a record: two runs ask the same thing under a request id when these are
 # equal (compare and gate pair runs on such requests).
 REQUEST_FIELDS = ("task", "sample_id", "variant", "image", "prompt", "target", "options", "meta")
-# Fields a reader needs; records written before `schema` existed lack only that one.
-_REQUIRED = tuple(n for n in SAMPLE_FIELDS if n != "schema")
+# Fields a reader needs: records written before `schema` and `usage` existed lack only those
+# (a missing usage reads as not reported; adding an optional field keeps the format version).
+_OPTIONAL = ("schema", "usage")
+_REQUIRED = tuple(n for n in SAMPLE_FIELDS if n not in _OPTIONAL)
 _TYPES: dict[str, tuple[type, ...]] = {
     "task": (str,), "sample_id": (str,), "request_id": (str,), "variant": (str,),
     "image": (dict, type(None)), "prompt": (str,), "model_prompt": (str, type(None)),
     "target": (str,), "options": (list,), "meta": (dict,), "raw": (str, type(None)),
     "policy": (str,), "option_logprobs": (list, type(None)), "parsed": (str, type(None)),
     "parse_status": (str,), "verdict": (dict, type(None)), "error": (str, type(None)),
-    "latency_ms": (int, float), "schema": (int,),
+    "latency_ms": (int, float), "usage": (dict, type(None)), "schema": (int,),
 }
 
 

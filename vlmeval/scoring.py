@@ -35,8 +35,10 @@ def task_from_entry(entry: Mapping[str, Any]) -> Task:
 
 
 def score_task(task: Task, records: Sequence[dict[str, Any]], policy: str, seed: int,
-               max_error_rate: float = 0.0) -> dict[str, Any]:
-    """One task's results.json entry; records in the run's (planned) order."""
+               max_error_rate: float = 0.0,
+               prices: Mapping[str, float] | None = None) -> dict[str, Any]:
+    """One task's results.json entry; records in the run's (planned) order. prices: per
+    million prompt / completion tokens (run.json's model entry), for a cost estimate."""
     answered = [r for r in records if is_answer(r)]
     errors = len(records) - len(answered)
     scores = {p: task.score(answered, p, seed) for p in task.policies}
@@ -68,7 +70,25 @@ def score_task(task: Task, records: Sequence[dict[str, Any]], policy: str, seed:
             for p, s in scores.items() if p != policy},
         "timing": {"model_ms_total": round(sum(latencies), 1),
                    "model_ms_mean": round(sum(latencies) / len(latencies), 3) if latencies else None},
+        "usage": usage(records, prices),
     }
+
+
+def usage(records: Sequence[Mapping[str, Any]],
+          prices: Mapping[str, float] | None = None) -> dict[str, Any] | None:
+    """Tokens the records report (served models), and their cost at `prices` per million
+    tokens; None when no record reports usage."""
+    reported = [r["usage"] for r in records if r.get("usage")]
+    if not reported:
+        return None
+    out: dict[str, Any] = {"requests": len(reported)}
+    for kind in ("prompt", "completion"):
+        out[f"{kind}_tokens"] = sum(u.get(f"{kind}_tokens") or 0 for u in reported)
+    if prices:
+        out["cost"] = sum(prices.get(kind, 0.0) * out[f"{kind}_tokens"]
+                          for kind in ("prompt", "completion")) / 1e6
+        out["prices_per_million_tokens"] = dict(prices)
+    return out
 
 
 def _delta(other: float, main: float) -> float | None:
@@ -106,7 +126,8 @@ def score_run(meta: Mapping[str, Any], records: Mapping[str, Sequence[dict[str, 
     for entry in meta["tasks"]:
         task = task_from_entry(entry)
         result = score_task(task, complete_records(entry, records.get(entry["name"], []), where),
-                            policy, meta["seed"], max_error_rate)
+                            policy, meta["seed"], max_error_rate,
+                            meta["model"].get("prices_per_million_tokens"))
         if entry["version"] != task.version:
             result["run_version"] = entry["version"]
             result.setdefault("notes", []).append(

@@ -51,12 +51,16 @@ def _native_load(spec: str, path: Path, **options) -> Adapter:
 def _no_options(spec: str, options: dict) -> None:
     if options:
         flags = ", ".join("--" + k.replace("_", "-") for k in options)
-        raise ConfigError(f"{flags} apply to Hugging Face checkpoints; {spec!r} does not read them")
+        raise ConfigError(f"{flags}: {spec!r} reads no model options (they apply to Hugging "
+                          f"Face checkpoints and served models)")
 
 
 def _hf_detect(path: Path) -> bool:
     from vlmeval.adapters.hf import is_hf_checkpoint
     return is_hf_checkpoint(path)
+
+
+HF_OPTIONS = ("dtype", "device", "trust_remote_code", "allow_pickle")
 
 
 def _hf_load(spec: str, path: Path, **options) -> Adapter:
@@ -66,7 +70,38 @@ def _hf_load(spec: str, path: Path, **options) -> Adapter:
         raise ConfigError(f"--accept-changed-weights applies to vlmeval checkpoints (their "
                           f"config.json records the weights' sha256); {spec!r} is a Hugging Face "
                           f"checkpoint")
+    unknown = next((k for k in options if k not in HF_OPTIONS), None)
+    if unknown is not None:
+        raise ConfigError(f"--model-arg {unknown}: not an option of Hugging Face checkpoints "
+                          f"(they read {', '.join(HF_OPTIONS)})")
+    for flag in ("trust_remote_code", "allow_pickle"):
+        if flag in options:
+            options[flag] = as_flag(flag, options[flag])
     return HFAdapter(spec, path, **options)
+
+
+def as_flag(name: str, value) -> bool:
+    """A yes/no option given as a flag (True) or as --model-arg NAME=true|false."""
+    if isinstance(value, bool):
+        return value
+    if str(value).lower() in ("true", "1", "yes"):
+        return True
+    if str(value).lower() in ("false", "0", "no"):
+        return False
+    raise ConfigError(f"--model-arg {name}={value}: expected true or false")
+
+
+def _openai_load(spec: str, **options) -> Adapter:
+    from vlmeval.adapters.openai_api import OpenAIAdapter
+
+    return OpenAIAdapter(spec, **options)
+
+
+# Models by scheme: "openai:NAME" -> factory(spec, **options).
+SCHEMES: Registry[Callable[..., Adapter]] = Registry("scheme")
+SCHEMES.register("openai")(_openai_load)
+_openai_load.__doc__ = ("a served model behind an OpenAI-compatible endpoint (vLLM, SGLang, TGI, "
+                        "transformers serve, hosted APIs): openai:MODEL --base-url URL")
 
 
 LOADERS: Registry[Loader] = Registry("adapter")
@@ -99,11 +134,19 @@ for _path in sorted(ZOO_DIR.glob("*/config.json")):
 def resolve_model(spec: str, adapter: str | None = None, options: dict | None = None) -> Adapter:
     """Build the adapter for a model spec; unknown specs fail with the valid names.
 
-    adapter: a LOADERS name that forces how a directory is loaded. options: loader options
-    (dtype, device, trust_remote_code, allow_pickle; the hf loader reads them)."""
+    A spec is a scheme and a name (`openai:MODEL`), a registered name, or a directory.
+    adapter: a LOADERS name that forces how a directory is loaded. options: the model options
+    (`--model-arg KEY=VALUE` and the flags that stand for them); each factory takes the ones
+    it reads and names any other as an error."""
     options = {k: v for k, v in (options or {}).items() if v not in (None, False)}
     if adapter is not None and adapter not in LOADERS:
         raise UnknownName(LOADERS.unknown_message(adapter))
+    scheme = spec.split(":", 1)[0] if ":" in spec else None
+    if scheme in SCHEMES and not Path(spec).is_dir():
+        if adapter is not None:
+            raise ConfigError(f"--adapter {adapter} applies to checkpoint directories, but "
+                              f"{spec!r} is a served model; drop --adapter")
+        return SCHEMES.get(scheme)(spec, **options)
     if spec in MODELS and not Path(spec).is_dir():
         if adapter is not None:
             raise ConfigError(f"--adapter {adapter} applies to checkpoint directories, but "
@@ -142,4 +185,4 @@ from vlmeval import plugins  # noqa: E402  (after the registries it fills)
 
 plugins.load(plugins.ADAPTER_GROUP)
 
-__all__ = ["Adapter", "MODELS", "LOADERS", "Loader", "DEFAULT_MODEL", "resolve_model", "describe"]
+__all__ = ["Adapter", "MODELS", "LOADERS", "SCHEMES", "Loader", "DEFAULT_MODEL", "resolve_model", "describe"]

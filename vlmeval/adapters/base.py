@@ -6,9 +6,31 @@ parse or score; tasks and probes never touch tensors.
 
 from __future__ import annotations
 
-from typing import Protocol, Sequence, runtime_checkable
+from dataclasses import dataclass
+from typing import Mapping, Protocol, Sequence, runtime_checkable
 
 from vlmeval.records import Request
+
+
+class Reply(str):
+    """An output with what it cost: `usage` ({"prompt_tokens": n, "completion_tokens": m}, as
+    a served model reports it). Adapters may return these in place of plain strings."""
+
+    usage: Mapping[str, int] | None = None
+
+    def __new__(cls, text: str, usage: Mapping[str, int] | None = None) -> "Reply":
+        reply = super().__new__(cls, text)
+        reply.usage = dict(usage) if usage else None
+        return reply
+
+
+@dataclass(frozen=True)
+class Failed:
+    """In place of one request's output or scores: that request failed with `error`, and the
+    others in its batch stand (an adapter that sends requests one by one, as a served model
+    does, reports failures this way instead of raising for the whole batch)."""
+
+    error: str
 
 
 @runtime_checkable
@@ -19,7 +41,9 @@ class Adapter(Protocol):
     preprocessing change (a run directory refuses to mix fingerprints). capabilities: a subset
     of {"generate", "score"}. info: plain facts recorded in run.json (params, image_tokens).
     Optional: render(requests) -> list[str], the text each request becomes after the model's
-    chat template (stored as `model_prompt` in the samples).
+    chat template (stored as `model_prompt` in the samples). generate and score may put a
+    `Failed` in place of a request's result, and generate may return `Reply` strings that carry
+    token usage.
     """
 
     name: str

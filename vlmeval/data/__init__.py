@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+from pathlib import Path
 from typing import Sequence
 
 import numpy as np
@@ -18,11 +20,15 @@ MAX_PIXELS = 40_000_000
 
 def checked(image: Image.Image, where: str) -> Image.Image:
     """`image` (opened, not yet decoded) as RGB, unless it has more than MAX_PIXELS pixels."""
+    return _within_limit(image, where).convert("RGB")
+
+
+def _within_limit(image: Image.Image, where: str) -> Image.Image:
     width, height = image.size
     if width * height > MAX_PIXELS:
         raise ValueError(f"{where}: image of {width} x {height} pixels is above the limit of "
                          f"{MAX_PIXELS:,}; resize it")
-    return image.convert("RGB")
+    return image
 
 
 def load_image(ref: ImageRef) -> Image.Image:
@@ -61,6 +67,26 @@ def synthetic_image(key: str) -> Image.Image:
 
 def synthetic_ref(key: str) -> ImageRef:
     return ImageRef("synthetic", key, scenes.image_sha256(synthetic_image(key)))
+
+
+def encoded_image(ref: ImageRef) -> tuple[bytes, str]:
+    """(bytes, MIME type) to send an image over the wire: a file's or dataset's own bytes when
+    PIL knows their format (no re-encoding), else the decoded image as PNG."""
+    data = None
+    if ref.source == "file":
+        data = Path(ref.key).read_bytes()
+    elif ref.source == "hf":
+        from vlmeval.data import hf
+
+        data = hf.load_bytes(ref.key)
+    if data is not None:
+        with Image.open(io.BytesIO(data)) as image:
+            mime = Image.MIME.get(_within_limit(image, ref.key).format or "")
+        if mime:
+            return data, mime
+    buffer = io.BytesIO()
+    load_image(ref).save(buffer, format="PNG")
+    return buffer.getvalue(), "image/png"
 
 
 def load_images(refs: Sequence[ImageRef | None]) -> list[Image.Image | None]:

@@ -80,12 +80,17 @@ def root_of(path: Path) -> Path:
     return path.parent if path.suffix == ".parquet" else path
 
 
-def load_image(key: str) -> Image.Image:
+def load_bytes(key: str) -> bytes:
+    """The stored bytes of the image a "path#split#row" key names."""
     path, split, row = key.rsplit("#", 2)
     value = open_dataset(path, split)[int(row)]["image"]
+    return image_bytes(value, key, root_of(Path(path)))
+
+
+def load_image(key: str) -> Image.Image:
     from vlmeval.data import checked
 
-    return checked(Image.open(io.BytesIO(image_bytes(value, key, root_of(Path(path))))), key)
+    return checked(Image.open(io.BytesIO(load_bytes(key))), key)
 
 
 def load(path: Path, task: str, limit: int | None = None) -> list[Sample]:
