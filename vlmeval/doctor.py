@@ -71,8 +71,9 @@ def _checks(adapter: Adapter, n: int) -> tuple[list[str], bool]:
 
     info = adapter.info()
     lines = [
-        f"parameters    {info.get('params')}",
-        f"image tokens  {info.get('image_tokens')} per image",
+        f"parameters    {info.get('params', 'n/a (not reported)')}",
+        f"image tokens  {info['image_tokens']} per image" if info.get("image_tokens") is not None
+        else "image tokens  n/a (not reported)",
         f"batch 1 vs {n:<3}{'agree' if same_batch else 'DIFFER'}: outputs "
         f"{sum(a == b for a, b in zip(batched, single))}/{n} equal"
         + (f", largest option log-prob gap {batch_gap:.2e}" if batch_gap is not None else ""),
@@ -83,6 +84,9 @@ def _checks(adapter: Adapter, n: int) -> tuple[list[str], bool]:
     ]
     if hasattr(adapter, "render"):
         lines.append(f"model prompt  {adapter.render(requests[:1])[0]!r}")
+    if info.get("served_model"):
+        lines.append(f"served        {info['served_model']} at {info['base_url']} · option "
+                     f"scores {'yes' if 'score' in adapter.capabilities else 'no (no log-probabilities)'}")
     if str(info.get("video", "")).startswith("unavailable"):
         lines.append(f"video         {info['video']}")
     return lines, same_batch and sees

@@ -38,6 +38,10 @@ from vlmeval.records import Request
 SCHEME = "openai:"
 TOP_LOGPROBS = 20  # the most the OpenAI API returns per position
 PROBE_PROMPT = "Answer yes or no: is the sky blue?"
+# Failures that mean the endpoint is not there (after the client's retries), as _failed words
+# them: no connection, no answer in time, or a gateway with no server behind it.
+UNREACHABLE = ("APIConnectionError", "APITimeoutError", "InternalServerError 502",
+               "InternalServerError 503", "InternalServerError 504")
 
 
 def _number(options: dict, key: str, cast, default, low: float):
@@ -190,7 +194,7 @@ class OpenAIAdapter:
         out = list(self._pool.map(self._generate_one, requests))
         failures = [o for o in out if isinstance(o, Failed)]
         if failures and len(failures) == len(out) and all(
-                f.error.startswith(("APIConnectionError", "APITimeoutError")) for f in failures):
+                f.error.startswith(UNREACHABLE) for f in failures):
             self._unreachable = failures[0].error
         return out
 
