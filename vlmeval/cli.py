@@ -264,6 +264,8 @@ def cmd_run(args: argparse.Namespace, argv: Sequence[str]) -> int:
                        max_error_rate=args.max_error_rate, quiet=args.quiet,
                        argv=("vlmeval", *argv))
     result = run(config)
+    if result.results is None:  # a torchrun rank other than 0: rank 0 reports
+        return 0
     print(results_table(result.results))
     print(f"\nrun directory: {result.run_dir}\nreport: {result.run_dir / 'report.html'}")
     return _incomplete(result.results)

@@ -19,6 +19,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Sequence
 
+from vlmeval import distributed
 from vlmeval.adapters import Adapter, resolve_model
 from vlmeval.adapters.base import Failed
 from vlmeval.errors import ConfigError, DataError, Unavailable
@@ -28,6 +29,7 @@ from vlmeval.provenance import versions
 from vlmeval.records import Prediction, Request, request_to_json
 from vlmeval.schema import FORMAT_VERSION, SampleRecord, is_answer
 from vlmeval.scoring import score_run
+from vlmeval.distributed import Ranks
 from vlmeval.store import RunDirError, RunStore, newest
 from vlmeval.tasks.base import Task
 from vlmeval.tasks.suites import make_task, suite_limits, suite_tasks
@@ -95,7 +97,7 @@ class RunConfig:
 @dataclass(frozen=True)
 class RunResult:
     run_dir: Path
-    results: dict[str, Any]
+    results: dict[str, Any] | None  # None on a torchrun rank other than 0 (rank 0 scores)
 
     @property
     def status(self) -> str:
@@ -186,35 +188,50 @@ def _stored(store: RunStore, tasks: Sequence[Task]) -> int:
 
 
 def run_task(task: Task, plan: Sequence[Request], adapter: Adapter, store: RunStore,
-             config: RunConfig) -> None:
+             config: RunConfig, ranks: Ranks | None = None) -> None:
     """Compute every planned request without a stored answer (new ones, and failed ones again),
-    then compact the task's file to one line per request in planned order."""
-    lines, damaged = store.scan(task.name, repair=True)
+    then compact the task's file to one line per request in planned order. Under torchrun a
+    rank computes its share and appends to its shard; rank 0 merges the shards afterwards."""
+    writer = store if ranks is None else store.shard(ranks.rank)
+    writer.samples_dir.mkdir(parents=True, exist_ok=True)
+    lines, damaged = writer.scan(task.name, repair=True)
     if damaged:
-        print(f"vlmeval: {store.samples_path(task.name)}: {len(damaged)} damaged line(s) "
+        print(f"vlmeval: {writer.samples_path(task.name)}: {len(damaged)} damaged line(s) "
               f"(first: line {damaged[0]}); their requests are computed again", file=sys.stderr)
+    if ranks is not None:  # what rank 0 merged before the ranks started, then this rank's own
+        lines = store.scan(task.name)[0] + lines
     stored = {r["request_id"]: r for r in newest(lines)}
     planned = {r.request_id for r in plan}
     stray = next((rid for rid in stored if rid not in planned), None)
     if stray is not None:
         raise RunDirError(f"{store.samples_path(task.name)}: request {stray!r} is not in this "
                          f"run's plan; pass --out to use another directory or --overwrite")
-    pending = [r for r in plan if r.request_id not in stored or not is_answer(stored[r.request_id])]
-    with Progress(task.name, len(plan), len(plan) - len(pending), quiet=config.quiet,
+    # A served model keeps max_concurrency requests in flight within a batch: batches of at
+    # least twice that keep it busy.
+    size = max(config.batch_size, 2 * getattr(adapter, "max_concurrency", 0))
+    mine = plan if ranks is None else ranks.shard(plan, size)
+    pending = [r for r in mine if r.request_id not in stored or not is_answer(stored[r.request_id])]
+    label = task.name if ranks is None else f"{task.name} [rank {ranks.rank}/{ranks.world}]"
+    with Progress(label, len(mine), len(mine) - len(pending), quiet=config.quiet,
                   every=config.progress_every) as progress:
-        # A served model keeps max_concurrency requests in flight within a batch: batches of
-        # at least twice that keep it busy.
-        size = max(config.batch_size, 2 * getattr(adapter, "max_concurrency", 0))
         for start in range(0, len(pending), size):
             batch = pending[start:start + size]
             preds = predict(adapter, batch)
-            store.append(task.name, [make_record(task, r, p, config.policy)
-                                     for r, p in zip(batch, preds)])
+            writer.append(task.name, [make_record(task, r, p, config.policy)
+                                      for r, p in zip(batch, preds)])
             progress.update(len(batch), errors=sum(p.error is not None for p in preds))
+    if ranks is not None:
+        return
     lines, damaged = store.scan(task.name)
     if damaged or [r["request_id"] for r in lines] != [r.request_id for r in plan]:
         latest = {r["request_id"]: r for r in lines}
         store.compact(task.name, [latest[r.request_id] for r in plan])
+
+
+def merge_shards(store: RunStore, tasks: Sequence[Task],
+                 plans: dict[str, list[Request]]) -> None:
+    for task in tasks:
+        store.merge_shards(task.name, [r.request_id for r in plans[task.name]])
 
 
 def check_unique(task: Task, plan: Sequence[Request]) -> None:
@@ -254,12 +271,27 @@ def run(config: RunConfig, adapter: Adapter | None = None) -> RunResult:
     for task in tasks:
         check_unique(task, plans[task.name])
     store = RunStore(config.out or default_run_dir(config))
+    ranks = distributed.from_env()
+    if ranks is not None and ranks.rank != 0:
+        return _run_rank(config, adapter, tasks, plans, store, ranks)
     with store.lock():  # one writer per run directory; --overwrite waits for none
-        return _run_locked(config, adapter, tasks, plans, store)
+        return _run_locked(config, adapter, tasks, plans, store, ranks)
+
+
+def _run_rank(config: RunConfig, adapter: Adapter, tasks: list[Task],
+              plans: dict[str, list[Request]], store: RunStore, ranks: Ranks) -> RunResult:
+    """A torchrun rank other than 0: wait until rank 0 has written run.json and merged old
+    shards, compute this rank's share of every task, hand over its counters."""
+    ranks.barrier()
+    for task in tasks:
+        run_task(task, plans[task.name], adapter, store, config, ranks)
+    ranks.gather(adapter.counters())
+    return RunResult(store.root, None)
 
 
 def _run_locked(config: RunConfig, adapter: Adapter, tasks: list[Task],
-                plans: dict[str, list[Request]], store: RunStore) -> RunResult:
+                plans: dict[str, list[Request]], store: RunStore,
+                ranks: Ranks | None = None) -> RunResult:
     if config.overwrite:
         store.clear()
     previous = store.read_run() if store.run_json.exists() else None
@@ -287,24 +319,32 @@ def _run_locked(config: RunConfig, adapter: Adapter, tasks: list[Task],
                    "args": t.args(), "scoring": t.scoring_inputs(),
                    "data_fingerprint": data_fingerprint(plans[t.name]),
                    "n_requests": len(plans[t.name])} for t in tasks],
-        "attempts": (previous or {}).get("attempts", []) + [{"started": _now(), "computed": None}],
+        "attempts": (previous or {}).get("attempts", []) + [
+            {"started": _now(), "computed": None, "ranks": ranks.world if ranks else 1}],
     }
     store.check_identity(meta)
     store.samples_dir.mkdir(parents=True, exist_ok=True)
     store.write_run(meta)
+    merge_shards(store, tasks, plans)  # left by an interrupted torchrun run, if any
     stored_before = _stored(store, tasks)
+    if ranks is not None:
+        ranks.barrier()  # the other ranks start from run.json and the merged samples
+    counters: dict[str, Any] | None = None
 
     def record_attempt(status: str) -> None:
         meta.update(status=status)
         meta["attempts"][-1]["computed"] = _stored(store, tasks) - stored_before
-        meta["attempts"][-1]["counters"] = adapter.counters()
+        meta["attempts"][-1]["counters"] = counters if counters is not None else adapter.counters()
         store.write_run(meta)
 
     # Any stop before the end (Ctrl-C, SIGTERM, a crash, while computing, scoring or writing
     # the report) leaves the run `interrupted`; the same command resumes it.
     try:
         for task in tasks:
-            run_task(task, plans[task.name], adapter, store, config)
+            run_task(task, plans[task.name], adapter, store, config, ranks)
+        if ranks is not None:  # every rank done: their counters, then their shards merged
+            counters = distributed.summed(ranks.gather(adapter.counters()))
+            merge_shards(store, tasks, plans)
         results = score_run(meta, {t.name: store.load_records(t.name) for t in tasks},
                             where=str(store.root), versions=meta["versions"])
         store.write_results(results)

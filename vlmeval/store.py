@@ -23,10 +23,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any, Iterable, Iterator, Sequence
 
 from vlmeval.errors import UserError
-from vlmeval.schema import FORMAT_VERSION, SchemaError, check_record, check_run
+from vlmeval.schema import FORMAT_VERSION, SchemaError, check_record, check_run, is_answer
 
 __all__ = ["FORMAT_VERSION", "RunDirError", "RunStore", "Run", "load_run"]
 
@@ -103,6 +103,44 @@ class RunStore:
     def samples_path(self, task: str) -> Path:
         return self.samples_dir / f"{task}.jsonl"
 
+    @property
+    def shards_dir(self) -> Path:
+        return self.samples_dir / "shards"
+
+    def shard(self, rank: int) -> "RunStore":
+        """The store a torchrun rank appends to: samples/shards/rank<r>/<task>.jsonl
+        (vlmeval.distributed); rank 0 merges the shards into samples/<task>.jsonl."""
+        store = RunStore(self.root)
+        store.samples_dir = self.shards_dir / f"rank{rank}"
+        return store
+
+    def merge_shards(self, task: str, planned: Sequence[str]) -> None:
+        """Fold every rank's shard of a task into samples/<task>.jsonl, one line per request,
+        planned ids first in planned order, and remove the shards. An answer beats an error
+        for the same request, and a later line beats an earlier one of the same kind. Damaged
+        lines are left out (their requests are computed again)."""
+        shards = sorted(self.shards_dir.glob(f"rank*/{task}.jsonl"))
+        if not shards:
+            return
+        lines, _ = self.scan(task, repair=True)
+        for path in shards:
+            lines += self.shard(int(path.parent.name.removeprefix("rank"))).scan(task)[0]
+        best: dict[str, dict[str, Any]] = {}
+        for record in lines:
+            old = best.get(record["request_id"])
+            if old is None or is_answer(record) or not is_answer(old):
+                best[record["request_id"]] = record
+        order = [i for i in planned if i in best] + [i for i in best if i not in set(planned)]
+        self.samples_dir.mkdir(parents=True, exist_ok=True)
+        self.compact(task, [best[i] for i in order])
+        for path in shards:
+            path.unlink()
+        for folder in [*self.shards_dir.glob("rank*"), self.shards_dir]:
+            try:
+                folder.rmdir()  # only when empty: another task's shards may still be there
+            except OSError:
+                pass
+
     @contextmanager
     def lock(self) -> Iterator[None]:
         """One writer per run directory: an advisory lock on RUN_DIR/.lock, held while a run or
@@ -135,7 +173,8 @@ class RunStore:
 
     def clear(self) -> None:
         """Remove what a run wrote (and nothing else the user put in the directory)."""
-        for path in [self.run_json, self.results_json, *self.samples_dir.glob("*.jsonl")]:
+        for path in [self.run_json, self.results_json, *self.samples_dir.glob("*.jsonl"),
+                     *self.shards_dir.glob("rank*/*.jsonl")]:
             path.unlink(missing_ok=True)
 
     def check_identity(self, meta: dict[str, Any]) -> None:

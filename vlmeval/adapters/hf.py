@@ -133,7 +133,9 @@ class HFAdapter:
         self.name = name
         self.path = Path(path)
         self.fingerprint = weights_fingerprint(self.path, allow_pickle)
-        self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        from vlmeval.distributed import local_device
+
+        self.device = local_device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
         dtype = dtype or ("bfloat16" if self.device.startswith("cuda") else "float32")
         if dtype not in ("float32", "bfloat16", "float16"):
             raise ConfigError(f"--dtype {dtype}: expected float32, bfloat16 or float16")

@@ -103,11 +103,12 @@ class NativeAdapter:
         keys = [(self.encoder_fingerprint, ref.sha256 or image_sha256(img))
                 for ref, img in zip(refs, images)]
         todo = {k: img for k, img in zip(keys, images) if self.cache.get(k) is None}
-        if todo:
-            patches = self.model.vision(torch.stack([self._pixels(i) for i in todo.values()]))
-            self.encoder_calls += len(todo)
-            for key, p in zip(todo, patches):
-                self.cache.put(key, p)
+        # One image per encoder call: an image's features are then the same bits whichever
+        # images share its batch (a batched matmul's rows can differ in the last bits with the
+        # batch's size), so results do not depend on batching, resuming or torchrun sharding.
+        for key, img in todo.items():
+            self.cache.put(key, self.model.vision(self._pixels(img)[None])[0])
+            self.encoder_calls += 1
         patches = torch.stack([self.cache.get(k) for k in keys])  # (B_img, N, Dv)
         return self.model.connector(patches)
 
