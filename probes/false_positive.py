@@ -99,10 +99,12 @@ def weighted_curves(labels: np.ndarray, probs: np.ndarray, weights: np.ndarray) 
     bootstrap's resamples as multiplicities. With unit weights they equal scikit-learn's
     roc_auc_score and average_precision_score (tests check); sklearn gives the point values."""
     levels, level = np.unique(probs, return_inverse=True)  # ascending score levels
-    onehot = np.zeros((len(probs), len(levels)))
-    onehot[np.arange(len(probs)), level] = 1.0
-    pos = (weights * labels) @ onehot  # (B, L) positive weight per level
-    neg = (weights * (1 - labels)) @ onehot
+    # Items sorted by level, then summed per level: (B, L) without an items x levels matrix
+    # (which grows as N^2 when every score is distinct).
+    order = np.argsort(level, kind="stable")
+    starts = np.searchsorted(level[order], np.arange(len(levels)))
+    pos = np.add.reduceat((weights * labels)[:, order], starts, axis=1)  # positive weight per level
+    neg = np.add.reduceat((weights * (1 - labels))[:, order], starts, axis=1)
     n_pos, n_neg = pos.sum(1), neg.sum(1)
     below = np.cumsum(neg, axis=1) - neg  # negatives scored strictly lower
     with np.errstate(invalid="ignore", divide="ignore"):
