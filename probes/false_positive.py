@@ -16,8 +16,6 @@ from collections import Counter, defaultdict
 from typing import Any, Callable, Sequence
 
 import numpy as np
-from sklearn.calibration import calibration_curve
-from sklearn.metrics import average_precision_score, precision_recall_curve, roc_auc_score, roc_curve
 
 from vlmeval.records import Metric, Parsed, Sample
 from vlmeval.stats import bootstrap_metrics, safe_ratio
@@ -131,6 +129,11 @@ def score_mode(records: Sequence[dict[str, Any]], seed: int, n_resamples: int = 
     scored = [(r, p) for r in records if (p := p_yes(r)) is not None]
     if not scored:
         return None
+    # scikit-learn takes 0.9 s to import: only runs with option scores pay for it.
+    from sklearn.calibration import calibration_curve
+    from sklearn.metrics import (average_precision_score, precision_recall_curve, roc_auc_score,
+                                 roc_curve)
+
     labels = np.array([r["meta"]["label"] == "yes" for r, _ in scored], dtype=float)
     probs = np.array([p for _, p in scored])
     _, unit = np.unique([r["sample_id"] for r, _ in scored], return_inverse=True)
