@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 import math
 import random
 
@@ -84,7 +85,20 @@ def test_encoder_runs_once_per_unique_image(checkpoint):
     adapter.generate(requests[:2])
     adapter.generate(requests)
     adapter.score(requests)
-    assert adapter.counters() == {"encoder_calls": 3}
+    assert adapter.counters() == {"encoder_calls": 3, "scored_from_prefill": len(requests)}
+
+
+def test_one_token_options_are_scored_from_generates_prefill(checkpoint):
+    """yes/no scores come from the generate call's own forward pass: the same numbers as a
+    separate scoring pass, without one."""
+    adapter = NativeAdapter("ckpt", checkpoint, cache=FeatureCache())
+    requests = [replace(r, options=("yes", "no"), max_new_tokens=1) for r in _requests(n_images=4)]
+    separate = adapter.score(requests)  # no generate before it: its own forward pass
+    adapter.generate(requests)
+    from_prefill = adapter.score(requests)
+    assert adapter.counters()["scored_from_prefill"] == len(requests)
+    for a, b in zip(from_prefill, separate):
+        assert a == pytest.approx(b, abs=1e-4)
 
 
 def test_run_records_encoder_calls_equal_to_unique_images(checkpoint, tmp_path):
@@ -94,7 +108,7 @@ def test_run_records_encoder_calls_equal_to_unique_images(checkpoint, tmp_path):
     meta = json.loads((result.run_dir / "run.json").read_text())
     assert meta["model"]["adapter"] == "NativeAdapter"
     assert meta["tasks"][0]["n_requests"] == 4 * 3 * 6  # 4 images, 3 settings, 6 questions
-    assert meta["attempts"][-1]["counters"] == {"encoder_calls": 4}
+    assert meta["attempts"][-1]["counters"] == {"encoder_calls": 4, "scored_from_prefill": 72}
     assert meta["model"]["image_tokens"] == adapter.model.image_tokens
 
 
@@ -108,7 +122,7 @@ def test_models_with_the_same_encoder_share_its_features(checkpoint, tmp_path):
     second = NativeAdapter("b", other, cache=cache)  # same recipe and seed: the same encoder
     assert second.encoder_fingerprint == first.encoder_fingerprint
     second.generate(_requests())
-    assert (first.counters(), second.counters()) == ({"encoder_calls": 3}, {"encoder_calls": 0})
+    assert (first.counters()["encoder_calls"], second.counters()["encoder_calls"]) == (3, 0)
 
 
 def test_model_directory_detection_and_forced_adapter(checkpoint, tmp_path):

@@ -50,6 +50,11 @@ class FeatureCache:
 FEATURES = FeatureCache()
 
 
+def _key(request: Request) -> tuple[str, str, str, str | None]:
+    return (request.task, request.request_id, request.prompt,
+            request.image.sha256 if request.image is not None else None)
+
+
 def _digest(*parts: bytes) -> str:
     h = hashlib.sha256()
     for part in parts:
@@ -75,6 +80,7 @@ class NativeAdapter:
         self.encoder_fingerprint = _digest(repr(self.model.cfg.vision).encode(),
                                            *(state[k].numpy().tobytes() for k in sorted(state)))
         self.encoder_calls = 0  # images that went through the vision encoder
+        self.prefill_scored = 0  # requests whose option scores came from generate's prefill
         self.image_size = self.model.cfg.vision.image_size
 
     def info(self) -> dict:
@@ -83,7 +89,7 @@ class NativeAdapter:
                 "encoder_fingerprint": self.encoder_fingerprint}
 
     def counters(self) -> dict:
-        return {"encoder_calls": self.encoder_calls}
+        return {"encoder_calls": self.encoder_calls, "scored_from_prefill": self.prefill_scored}
 
     # --- images -> features -------------------------------------------------------------------
 
@@ -128,6 +134,7 @@ class NativeAdapter:
         ids, mask = template.left_pad(self._prompts(requests))
         steps = max(r.max_new_tokens for r in requests)
         logits, cache = self.model(ids, features, image_rows, attention_mask=mask)
+        self._keep_prefill_scores(requests, logits[:, -1])
         out = torch.zeros(len(requests), 0, dtype=torch.long)
         done = torch.zeros(len(requests), dtype=torch.bool)
         limits = torch.tensor([r.max_new_tokens for r in requests])
@@ -145,11 +152,27 @@ class NativeAdapter:
         return [template.decode(self.tokenizer, row[: int(limit)].tolist())
                 for row, limit in zip(out, limits)]
 
+    def _keep_prefill_scores(self, requests: Sequence[Request], last: torch.Tensor) -> None:
+        """One pass where one suffices: for a request whose options are one token each (yes/no),
+        its option scores are read from generate's prefill (the next-token distribution after
+        the prompt) and kept for `score`, which then needs no forward pass of its own."""
+        self._prefill_scores = {}
+        logprobs = torch.log_softmax(last.float(), dim=-1)
+        for i, r in enumerate(requests):
+            ids = [self.tokenizer.encode(o, add_special_tokens=False).ids for o in r.options]
+            if ids and all(len(t) == 1 for t in ids):
+                self._prefill_scores[_key(r)] = [float(logprobs[i, t[0]]) for t in ids]
+
     @torch.no_grad()
     def score(self, requests: Sequence[Request]) -> list[list[float]]:
-        """Sum of log p(option tokens | prompt) per option, all options in one forward pass."""
+        """Sum of log p(option tokens | prompt) per option, all options in one forward pass
+        (or none: options of one token each, scored by the generate call just before)."""
         if not requests:
             return []
+        kept = getattr(self, "_prefill_scores", {})
+        if all(_key(r) in kept for r in requests):
+            self.prefill_scored += len(requests)
+            return [kept.pop(_key(r)) for r in requests]
         prompts = self._prompts(requests)
         rows, spans, owners = [], [], []
         for i, (r, prompt) in enumerate(zip(requests, prompts)):
