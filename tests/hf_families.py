@@ -28,8 +28,11 @@ def _bpe(specials):
     tok = Tokenizer(models.BPE(unk_token="<unk>"))
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
-    # answers as single tokens, in the two ways a chat model writes them
-    corpus = [*curriculum.vocabulary_corpus(), *["yes", "no", "Yes", "No"] * 50]
+    # answers as single tokens in every surface form (as in real vocabularies): each word
+    # also after a space, and in three cases
+    words = ["yes", "no", "Yes", "No", "YES", "NO"]
+    corpus = [*curriculum.vocabulary_corpus(),
+              *[*words, " ".join(words), " ".join(words[::-1])] * 50]
     tok.train_from_iterator(corpus, trainers.BpeTrainer(
         vocab_size=600, special_tokens=specials, initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
     return tok

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from hf_families import FAMILIES, _plant_yes_no
+from hf_families import FAMILIES
 from vlmeval.adapters import resolve_model
 from vlmeval.adapters.hf import HFAdapter, surface_forms
 from vlmeval.cli import main
@@ -67,6 +67,15 @@ def test_directory_is_detected_and_batch_of_one_equals_batch_of_n(checkpoint):
     assert adapter.info()["family"] == checkpoint.name  # the builder made the family it names
     requests = _requests()
     batched_text, batched_scores = adapter.generate(requests), adapter.score(requests)
+    # one pass where every surface form is one token (generate's first step scores it)
+    one_token = [r for r in requests if all(len(f) == 1 for o in r.options for f in adapter._forms(o))]
+    assert adapter.counters()["scored_from_prefill"] == len(one_token)
+    if checkpoint.name == "llava":  # its tokenizer has every form of yes, no, 5, 6 as one token
+        assert len(one_token) == len(requests)
+    adapter.generate(requests[:1])
+    rows = adapter.score(requests)  # not generate's batch: scored by a forward pass of its own
+    for a, b in zip(rows, batched_scores):
+        assert a == pytest.approx(b, abs=1e-4)
     for k, r in enumerate(requests):
         assert adapter.generate([r]) == [batched_text[k]]
         assert adapter.score([r])[0] == pytest.approx(batched_scores[k], abs=1e-4)
@@ -92,14 +101,23 @@ def test_generate_and_score_agree_on_the_chosen_option(checkpoint):
 def test_option_scores_sum_the_forms_a_chat_model_says(tmp_path):
     """A chat model answers "Yes" or "No", not "yes"/"no". The score of option "yes" sums its
     surface forms, so scores still pick what the model says; the literal "yes" and "no" tokens
-    alone would read two equal (zeroed) rows of the head: a tie on every question. (Qwen2.5-VL:
-    its tiny checkpoint says both answers; the planted rows are made decisive, as a trained
-    model's are, so the unchosen forms' near-uniform mass does not blur them.)"""
+    alone would read two equal (zeroed) rows of the head: a tie on every question."""
     assert surface_forms("yes") == ["yes", " yes", "Yes", " Yes", "YES", " YES"]
-    FAMILIES["qwen2_5_vl"](tmp_path)
+    FAMILIES["llava"](tmp_path)
     adapter = resolve_model(str(tmp_path))
-    _plant_yes_no(adapter.model, adapter.tokenizer, ("Yes", "No"), scale=10.0)
     requests = [replace(r, max_new_tokens=1) for r in _requests(8) if r.image is not None]
+    # The "Yes" row of the head points along a direction that splits these questions' final
+    # hidden states (centred, and orthogonal to their mean): some get "Yes", some "No".
+    with torch.no_grad():
+        h = adapter.model(**adapter._inputs(requests, []), output_hidden_states=True
+                          ).hidden_states[-1][:, -1].float()
+        mean = h.mean(0)
+        direction = h[0] - mean
+        direction -= (direction @ mean) / (mean @ mean) * mean
+        head = adapter.model.get_output_embeddings().weight
+        (yes,), (no,) = (adapter.tokenizer(w, add_special_tokens=False)["input_ids"] for w in ("Yes", "No"))
+        head.zero_()
+        head[yes], head[no] = 50 * direction, -50 * direction
     said = adapter.generate(requests)
     assert set(said) == {"Yes", "No"}
     assert ["Yes" if s[0] > s[1] else "No" for s in adapter.score(requests)] == said

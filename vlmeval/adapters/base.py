@@ -33,6 +33,13 @@ class Failed:
     error: str
 
 
+def same_request(request: Request) -> tuple[str, str, str, str | None]:
+    """What identifies a request between an adapter's generate and score calls on the same
+    batch (an adapter may score from generate's own forward pass)."""
+    return (request.task, request.request_id, request.prompt,
+            request.image.sha256 if request.image is not None else None)
+
+
 @runtime_checkable
 class Adapter(Protocol):
     """What the runner needs from a model.

@@ -26,6 +26,7 @@ import types
 from pathlib import Path
 from typing import Sequence
 
+from vlmeval.adapters.base import same_request
 from vlmeval.errors import ConfigError, first_line
 from vlmeval.records import ImageRef, Request
 
@@ -141,6 +142,7 @@ class HFAdapter:
             raise ConfigError(f"--dtype {dtype}: expected float32, bfloat16 or float16")
         common = {"local_files_only": True, "trust_remote_code": trust_remote_code}
         self.video = "as the processor provides"
+        self.prefill_scored = 0  # requests whose option scores came from generate's first step
         self.processor = self._load_processor(transformers, common)
         if getattr(self.processor, "tokenizer", None) is None:
             raise ConfigError(f"{self.path}: AutoProcessor found no tokenizer (got "
@@ -202,7 +204,7 @@ class HFAdapter:
                                   else f"no chat template: {FALLBACK_PROMPT!r}")}
 
     def counters(self) -> dict:
-        return {}
+        return {"scored_from_prefill": self.prefill_scored}
 
     # --- inputs -------------------------------------------------------------------------------
 
@@ -293,6 +295,7 @@ class HFAdapter:
         return lm
 
     def generate(self, requests: Sequence[Request]) -> list[str]:
+        self._prefill_scores = {}  # only this batch's: score follows generate on the same batch
         return self._split(requests, self._generate)
 
     def score(self, requests: Sequence[Request]) -> list[list[float]]:
@@ -305,9 +308,10 @@ class HFAdapter:
         with torch.no_grad():
             out = self._model_for(requests).generate(
                 **batch, max_new_tokens=max(r.max_new_tokens for r in requests),
-                                      do_sample=False, num_beams=1,
-                                      pad_token_id=self.tokenizer.pad_token_id)
-        new = out[:, batch["input_ids"].shape[1]:]
+                do_sample=False, num_beams=1, pad_token_id=self.tokenizer.pad_token_id,
+                return_dict_in_generate=True, output_logits=True)
+        self._keep_prefill_scores(requests, out.logits[0])
+        new = out.sequences[:, batch["input_ids"].shape[1]:]
         eos = self.model.generation_config.eos_token_id
         eos = set(eos if isinstance(eos, list) else [eos]) | {self.tokenizer.eos_token_id}
         texts = []
@@ -327,7 +331,30 @@ class HFAdapter:
                               f"be text")
         return list(seqs)
 
+    def _keep_prefill_scores(self, requests: Sequence[Request], first_logits) -> None:
+        """One pass where one suffices: a request whose options' surface forms are one token
+        each (yes/no) is scored from generate's first-step distribution, kept for `_score`."""
+        import torch
+
+        logprobs = None
+        for i, r in enumerate(requests):
+            forms = [self._forms(o) for o in r.options]
+            if not forms or any(len(f) != 1 for option in forms for f in option):
+                continue
+            if logprobs is None:
+                logprobs = torch.log_softmax(first_logits.float(), dim=-1).cpu()
+            self._prefill_scores[same_request(r)] = [
+                float(torch.logsumexp(logprobs[i, [f[0] for f in option]], dim=0))
+                for option in forms]
+
     def _score(self, requests: Sequence[Request]) -> list[list[float]]:
+        kept = getattr(self, "_prefill_scores", {})
+        if all(same_request(r) in kept for r in requests):
+            self.prefill_scored += len(requests)
+            return [kept.pop(same_request(r)) for r in requests]
+        return self._score_rows(requests)
+
+    def _score_rows(self, requests: Sequence[Request]) -> list[list[float]]:
         """An option's score is the log of the summed probability of its surface forms ("yes",
         "Yes", " yes", ...: what a chat model may say). Continuations are appended after the
         processed prompt (so a processor that ends the prompt with its own separator, as

@@ -20,6 +20,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from vlmeval.adapters.base import same_request
 from vlmeval.data import load_images
 from vlmeval.data.scenes import image_sha256
 from vlmeval.records import Request
@@ -48,11 +49,6 @@ class FeatureCache:
 
 
 FEATURES = FeatureCache()
-
-
-def _key(request: Request) -> tuple[str, str, str, str | None]:
-    return (request.task, request.request_id, request.prompt,
-            request.image.sha256 if request.image is not None else None)
 
 
 def _digest(*parts: bytes) -> str:
@@ -161,7 +157,7 @@ class NativeAdapter:
         for i, r in enumerate(requests):
             ids = [self.tokenizer.encode(o, add_special_tokens=False).ids for o in r.options]
             if ids and all(len(t) == 1 for t in ids):
-                self._prefill_scores[_key(r)] = [float(logprobs[i, t[0]]) for t in ids]
+                self._prefill_scores[same_request(r)] = [float(logprobs[i, t[0]]) for t in ids]
 
     @torch.no_grad()
     def score(self, requests: Sequence[Request]) -> list[list[float]]:
@@ -170,9 +166,9 @@ class NativeAdapter:
         if not requests:
             return []
         kept = getattr(self, "_prefill_scores", {})
-        if all(_key(r) in kept for r in requests):
+        if all(same_request(r) in kept for r in requests):
             self.prefill_scored += len(requests)
-            return [kept.pop(_key(r)) for r in requests]
+            return [kept.pop(same_request(r)) for r in requests]
         prompts = self._prompts(requests)
         rows, spans, owners = [], [], []
         for i, (r, prompt) in enumerate(zip(requests, prompts)):
