@@ -367,36 +367,32 @@ def build_idefics2(path):
     _save(model, fast, processor, path)
 
 
-def _idefics3_config(config_class, fast):
-    return config_class(
+def _build_idefics3_like(path, processor_class, image_processor_class, model_class, config_class):
+    """Idefics3 and SmolVLM: 64 px, 8 px patches, pixel shuffle by 2: 16 image tokens."""
+    fast = _idefics_tokenizer()
+    processor = processor_class(
+        image_processor=image_processor_class(
+            do_image_splitting=False, size={"longest_edge": 64}, max_image_size={"longest_edge": 64}),
+        tokenizer=fast, image_seq_len=16, chat_template=IDEFICS_TEMPLATE)
+    config = config_class(
         vision_config=dict(**{**TINY_VISION, "image_size": 64}),
         text_config=dict(model_type="llama", vocab_size=len(fast), pad_token_id=fast.pad_token_id,
                          **TINY_TEXT),
         image_token_id=fast.convert_tokens_to_ids("<image>"), scale_factor=2)
+    torch.manual_seed(0)
+    _save(model_class(config), fast, processor, path)
 
 
 def build_idefics3(path):
-    """Idefics3: 64 px, 8 px patches, pixel shuffle by 2: 16 image tokens."""
-    fast = _idefics_tokenizer()
-    processor = transformers.Idefics3Processor(
-        image_processor=transformers.Idefics3ImageProcessor(
-            do_image_splitting=False, size={"longest_edge": 64}, max_image_size={"longest_edge": 64}),
-        tokenizer=fast, image_seq_len=16, chat_template=IDEFICS_TEMPLATE)
-    torch.manual_seed(0)
-    model = transformers.Idefics3ForConditionalGeneration(_idefics3_config(transformers.Idefics3Config, fast))
-    _save(model, fast, processor, path)
+    _build_idefics3_like(path, transformers.Idefics3Processor, transformers.Idefics3ImageProcessor,
+                         transformers.Idefics3ForConditionalGeneration, transformers.Idefics3Config)
 
 
 def build_smolvlm(path):
     """SmolVLM: Idefics3's design with a video processor (saved without it: torchvision)."""
-    fast = _idefics_tokenizer()
-    processor = image_only(transformers.SmolVLMProcessor)(
-        image_processor=transformers.SmolVLMImageProcessor(
-            do_image_splitting=False, size={"longest_edge": 64}, max_image_size={"longest_edge": 64}),
-        tokenizer=fast, image_seq_len=16, chat_template=IDEFICS_TEMPLATE)
-    torch.manual_seed(0)
-    model = transformers.SmolVLMForConditionalGeneration(_idefics3_config(transformers.SmolVLMConfig, fast))
-    _save(model, fast, processor, path)
+    _build_idefics3_like(path, image_only(transformers.SmolVLMProcessor),
+                         transformers.SmolVLMImageProcessor,
+                         transformers.SmolVLMForConditionalGeneration, transformers.SmolVLMConfig)
 
 
 def build_internvl(path):
