@@ -22,6 +22,7 @@ from typing import Any, Sequence
 from vlmeval import distributed
 from vlmeval.adapters import Adapter, resolve_model
 from vlmeval.adapters.base import Failed
+from vlmeval.distributed import Ranks
 from vlmeval.errors import ConfigError, DataError, Unavailable
 from vlmeval.parsing import check_policy
 from vlmeval.progress import Progress
@@ -29,7 +30,6 @@ from vlmeval.provenance import versions
 from vlmeval.records import Prediction, Request, request_to_json
 from vlmeval.schema import FORMAT_VERSION, SampleRecord, is_answer
 from vlmeval.scoring import score_run
-from vlmeval.distributed import Ranks
 from vlmeval.store import RunDirError, RunStore, newest
 from vlmeval.tasks.base import Task
 from vlmeval.tasks.suites import make_task, suite_limits, suite_tasks

@@ -126,7 +126,7 @@ RUN_FIELDS: dict[str, str] = {
     "versions": "python, vlmeval, torch, transformers, numpy, pillow, git_rev",
     "model": "spec, adapter, fingerprint, and what the adapter reports (params, image_tokens...)",
     "tasks": "one entry per task (TASK_FIELDS)",
-    "attempts": "one entry per invocation: started, computed, counters",
+    "attempts": "one entry per invocation: started, computed, ranks, counters",
 }
 TASK_FIELDS: dict[str, str] = {
     "name": "the task's name in samples/ and results.json (image_swap:counting)",

@@ -30,7 +30,7 @@ from typing import Any, Sequence
 
 from scipy.special import logsumexp
 
-from vlmeval.adapters.base import Failed, Reply
+from vlmeval.adapters.base import Failed, Reply, same_request
 from vlmeval.adapters.hf import surface_forms
 from vlmeval.errors import ConfigError, Unavailable, first_line
 from vlmeval.records import Request
@@ -116,7 +116,7 @@ class OpenAIAdapter:
         self._openai = openai
         self._spacing = _Spacing(rpm)
         self._pool = ThreadPoolExecutor(self.max_concurrency, thread_name_prefix="vlmeval-api")
-        self._first_token: dict[tuple[str, str], list[tuple[str, float]]] = {}
+        self._first_token: dict[tuple, list[tuple[str, float]]] = {}  # answers' first tokens
         self._unreachable = None  # the error of a batch in which nothing connected
         self._counts = {"requests": 0, "failed": 0, "prompt_tokens": 0, "completion_tokens": 0}
         self._fingerprints: set[str] = set()
@@ -227,7 +227,7 @@ class OpenAIAdapter:
         if self.logprobs and request.options and choice.logprobs and choice.logprobs.content:
             first = choice.logprobs.content[0]
             with self._lock:
-                self._first_token[request.request_id, request.prompt] = [
+                self._first_token[same_request(request)] = [
                     (t.token, t.logprob) for t in first.top_logprobs] or [(first.token, first.logprob)]
         return response, choice
 
@@ -246,7 +246,7 @@ class OpenAIAdapter:
         return Reply(choice.message.content or "", usage)
 
     def _score_one(self, request: Request) -> list[float] | Failed:
-        key = (request.request_id, request.prompt)
+        key = same_request(request)  # the image too: doctor asks the same question of others
         with self._lock:
             top = self._first_token.pop(key, None)
         if top is None:
