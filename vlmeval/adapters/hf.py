@@ -305,12 +305,14 @@ class HFAdapter:
         import torch
 
         batch = self._inputs(requests, [])
+        scoring = any(r.options for r in requests)  # every step's logits are kept: only then
         with torch.no_grad():
             out = self._model_for(requests).generate(
                 **batch, max_new_tokens=max(r.max_new_tokens for r in requests),
                 do_sample=False, num_beams=1, pad_token_id=self.tokenizer.pad_token_id,
-                return_dict_in_generate=True, output_logits=True)
-        self._keep_prefill_scores(requests, out.logits[0])
+                return_dict_in_generate=True, output_logits=scoring)
+        if scoring:
+            self._keep_prefill_scores(requests, out.logits[0])
         new = out.sequences[:, batch["input_ids"].shape[1]:]
         eos = self.model.generation_config.eos_token_id
         eos = set(eos if isinstance(eos, list) else [eos]) | {self.tokenizer.eos_token_id}
