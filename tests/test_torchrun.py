@@ -24,10 +24,12 @@ ENV = {**os.environ, "OMP_NUM_THREADS": "1"}
 pytestmark = pytest.mark.slow
 
 
-def torchrun(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+def torchrun(*args: str, cwd: Path, timeout: float = 300) -> subprocess.CompletedProcess:
+    """Not from the source checkout's root: there `-m vlmeval` would import the unbuilt
+    sources instead of the installed package."""
     return subprocess.run([str(TORCHRUN), "--nproc-per-node", "2", "--master-addr", "127.0.0.1",
                            "--master-port", str(free_port()), *args],
-                          capture_output=True, text=True, env=ENV, timeout=timeout, cwd=ROOT)
+                          capture_output=True, text=True, env=ENV, timeout=timeout, cwd=cwd)
 
 
 def samples(out: Path) -> dict[str, list[dict]]:
@@ -43,10 +45,10 @@ def metrics(out: Path) -> dict:
 
 def test_two_ranks_give_the_same_run_directory_as_one_process(tmp_path):
     what = ["--model", "zoo:scenes-linear", "--tasks", "pope,blind,counting", "--limit", "10", "-q"]
-    done = torchrun("-m", "vlmeval", "run", *what, "--out", str(tmp_path / "two"))
+    done = torchrun("-m", "vlmeval", "run", *what, "--out", str(tmp_path / "two"), cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-3000:]
     one = subprocess.run([sys.executable, "-m", "vlmeval", "run", *what, "--out", str(tmp_path / "one")],
-                         capture_output=True, text=True, env=ENV, cwd=ROOT)
+                         capture_output=True, text=True, env=ENV, cwd=tmp_path)
     assert one.returncode == 0, one.stderr[-3000:]
     two_samples = samples(tmp_path / "two")
     assert set(two_samples) == {"pope", "blind", "counting"}
@@ -65,7 +67,7 @@ def test_a_rank_killed_with_sigkill_then_the_same_command_completes(tmp_path):
             "--batch-size", "4", "--out", str(out), "-q"]
     port = free_port()
     job = subprocess.Popen([str(TORCHRUN), "--nproc-per-node", "2", "--master-addr", "127.0.0.1",
-                            "--master-port", str(port), *argv], env=ENV, cwd=ROOT,
+                            "--master-port", str(port), *argv], env=ENV, cwd=tmp_path,
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     shard = out / "samples" / "shards" / "rank1" / "pope.jsonl"
     deadline = time.monotonic() + 120
@@ -79,11 +81,11 @@ def test_a_rank_killed_with_sigkill_then_the_same_command_completes(tmp_path):
     stored_before = shard.read_text().count("\n")
     assert stored_before >= 8  # what rank 1 stored before it died
 
-    again = torchrun(*argv)
+    again = torchrun(*argv, cwd=tmp_path)
     assert again.returncode == 0, again.stderr[-3000:]
     single = tmp_path / "single"
     one = subprocess.run([sys.executable, str(SLOW_CLI), "0", *argv[2:-3], "--out", str(single), "-q"],
-                         capture_output=True, text=True, env=ENV, cwd=ROOT)
+                         capture_output=True, text=True, env=ENV, cwd=tmp_path)
     assert one.returncode == 0, one.stderr[-3000:]
     assert samples(out) == samples(single) and metrics(out) == metrics(single)
     attempts = json.loads((out / "run.json").read_text())["attempts"]

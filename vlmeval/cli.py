@@ -10,6 +10,7 @@ than --max-error-rate allows; run the same command again to retry them), 130 int
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 import threading
@@ -72,6 +73,25 @@ def _model_options(parser: argparse.ArgumentParser) -> None:
                         help="served models: requests in flight (8)")
     parser.add_argument("--rpm", type=float, metavar="R",
                         help="served models: at most R request starts per minute")
+    parser.add_argument("--threads", type=_seed,
+                        metavar="N", help="torch CPU threads (default 1, or $OMP_NUM_THREADS; 0: "
+                                          "torch's own default, one per core); see the README")
+
+
+def set_threads(threads: int | None) -> None:
+    """torch's CPU threads: --threads, else $OMP_NUM_THREADS, else 1. One thread is the default
+    because several collapse on a machine whose cores are busy (the main job: 42 s with two
+    threads and 52 s with one on 2 idle cores, but 759-1,949 s with two and 67-80 s with one
+    beside a CPU-bound neighbour; issue 25's measurements)."""
+    if threads is None:
+        if os.environ.get("OMP_NUM_THREADS"):
+            return
+        threads = 1
+    if threads == 0:
+        return
+    os.environ["OMP_NUM_THREADS"] = str(threads)  # read by torch when it is first imported
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(threads)
 
 
 def model_options(args: argparse.Namespace) -> dict:
@@ -263,6 +283,7 @@ def cmd_run(args: argparse.Namespace, argv: Sequence[str]) -> int:
                        policy=args.policy, overwrite=args.overwrite, adapter=args.adapter,
                        max_error_rate=args.max_error_rate, quiet=args.quiet,
                        argv=("vlmeval", *argv))
+    set_threads(args.threads)
     result = run(config)
     if result.results is None:  # a torchrun rank other than 0: rank 0 reports
         return 0
@@ -367,6 +388,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
     if args.n < 2:
         raise ConfigError(f"--n {args.n}: doctor needs at least 2 questions (it swaps their images)")
+    set_threads(args.threads)
     adapter = resolve_model(args.model, args.adapter, model_options(args))
     lines, ok = diagnose(adapter, args.n)
     print("\n".join(lines))

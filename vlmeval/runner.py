@@ -220,6 +220,7 @@ def run_task(task: Task, plan: Sequence[Request], adapter: Adapter, store: RunSt
             writer.append(task.name, [make_record(task, r, p, config.policy)
                                       for r, p in zip(batch, preds)])
             progress.update(len(batch), errors=sum(p.error is not None for p in preds))
+    writer.sync(task.name)
     if ranks is not None:
         return
     lines, damaged = store.scan(task.name)
