@@ -9,7 +9,7 @@ the field that is wrong instead of failing somewhere deep in scoring.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, fields
 from typing import Any, Mapping
 
 from vlmeval.errors import UserError
@@ -57,7 +57,8 @@ class SampleRecord:
     schema: int = FORMAT_VERSION
 
     def to_json(self) -> dict[str, Any]:
-        data = asdict(self)
+        # Field by field, not dataclasses.asdict: its deep copy was 2.6 s of the 36 s main job.
+        data = {f: getattr(self, f) for f in SAMPLE_FIELDS}
         data["options"] = list(self.options)
         data["option_logprobs"] = (list(self.option_logprobs)
                                    if self.option_logprobs is not None else None)
