@@ -52,148 +52,6 @@ def _plant_yes_no(model, tokenizer, words=("yes", "no"), scale=1.0):
         head[yes], head[no] = direction, -direction
 
 
-def build_llava(path):
-    fast = transformers.PreTrainedTokenizerFast(
-        tokenizer_object=_bpe(["<unk>", "<s>", "</s>", "<pad>", "<image>"]), unk_token="<unk>",
-        bos_token="<s>", eos_token="</s>", pad_token="<pad>")
-    template = ("{% for m in messages %}{{ m['role'] }}: {% for c in m['content'] %}"
-                "{% if c['type'] == 'image' %}<image>{% else %}{{ c['text'] }}{% endif %}"
-                "{% endfor %} {% endfor %}{% if add_generation_prompt %}assistant:{% endif %}")
-    processor = transformers.LlavaProcessor(
-        image_processor=transformers.CLIPImageProcessor(
-            size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32}),
-        tokenizer=fast, patch_size=8, vision_feature_select_strategy="default",
-        num_additional_image_tokens=1, chat_template=template)
-    config = transformers.LlavaConfig(
-        vision_config=transformers.CLIPVisionConfig(**TINY_VISION),
-        text_config=transformers.LlamaConfig(vocab_size=len(fast), pad_token_id=fast.pad_token_id,
-                                             **TINY_TEXT),
-        image_token_id=fast.convert_tokens_to_ids("<image>"), vision_feature_select_strategy="default")
-    torch.manual_seed(0)
-    model = transformers.LlavaForConditionalGeneration(config)
-    _plant_yes_no(model, fast)
-    model.save_pretrained(path)
-    processor.save_pretrained(path)
-
-
-def build_paligemma(path):
-    fast = transformers.GemmaTokenizerFast(
-        tokenizer_object=_bpe(["<pad>", "<eos>", "<bos>", "<unk>", "<image>"]), unk_token="<unk>",
-        eos_token="<eos>", pad_token="<pad>", bos_token="<bos>")
-    image_processor = transformers.SiglipImageProcessor(size={"height": 32, "width": 32})
-    image_processor.image_seq_length = 16
-    processor = transformers.PaliGemmaProcessor(
-        image_processor=image_processor, tokenizer=fast,
-        chat_template="{% for m in messages %}{% for c in m['content'] %}{% if c['type'] == 'image' %}"
-                      "<image>{% else %}{{ c['text'] }}{% endif %}{% endfor %}{% endfor %}")
-    config = transformers.PaliGemmaConfig(
-        vision_config=dict(model_type="siglip_vision_model", projection_dim=32, **TINY_VISION),
-        text_config=dict(model_type="gemma", vocab_size=len(fast), head_dim=8,
-                         tie_word_embeddings=False, **TINY_TEXT),  # the head is planted alone
-        image_token_id=fast.convert_tokens_to_ids("<image>"), projection_dim=32)
-    torch.manual_seed(0)
-    model = transformers.PaliGemmaForConditionalGeneration(config)
-    _plant_yes_no(model, fast)
-    model.save_pretrained(path)
-    processor.save_pretrained(path)
-
-
-def build_gemma3(path):
-    """Gemma 3: a flat image list reads as one prompt with every image, a token type of 1
-    means "image", and the begin-of-image token is not where features go (16 soft tokens are)."""
-    specials = ["<pad>", "<eos>", "<bos>", "<unk>", "<start_of_image>", "<end_of_image>",
-                "<image_soft_token>"]
-    fast = transformers.GemmaTokenizerFast(
-        tokenizer_object=_bpe(specials), unk_token="<unk>", eos_token="<eos>", pad_token="<pad>",
-        bos_token="<bos>", extra_special_tokens={"image_token": "<image_soft_token>",
-                                                 "boi_token": "<start_of_image>",
-                                                 "eoi_token": "<end_of_image>"})
-    template = ("{{ bos_token }}{% for m in messages %}{{ m['role'] }}: {% for c in m['content'] %}"
-                "{% if c['type'] == 'image' %}<start_of_image>{% else %}{{ c['text'] }}{% endif %}"
-                "{% endfor %} {% endfor %}{% if add_generation_prompt %}model:{% endif %}")
-    processor = transformers.Gemma3Processor(
-        image_processor=transformers.Gemma3ImageProcessor(size={"height": 32, "width": 32}),
-        tokenizer=fast, chat_template=template, image_seq_length=16)
-    config = transformers.Gemma3Config(
-        text_config=dict(vocab_size=len(fast), head_dim=8, sliding_window=64,
-                         tie_word_embeddings=False, **TINY_TEXT),
-        vision_config=dict(**TINY_VISION), mm_tokens_per_image=16,
-        boi_token_index=fast.convert_tokens_to_ids("<start_of_image>"),
-        eoi_token_index=fast.convert_tokens_to_ids("<end_of_image>"),
-        image_token_index=fast.convert_tokens_to_ids("<image_soft_token>"))
-    torch.manual_seed(0)
-    model = transformers.Gemma3ForConditionalGeneration(config)
-    with torch.no_grad():  # the projection starts at zero: give the image a way in
-        for name, p in model.named_parameters():
-            if "multi_modal_projector" in name and not p.any():
-                p.normal_(0.0, 0.5)
-    _plant_yes_no(model, fast)
-    model.save_pretrained(path)
-    processor.save_pretrained(path)
-
-
-def build_blip2(path):
-    """BLIP-2: no chat template (the adapter's "Question: ... Answer:" prompt), 16 query tokens
-    from a Q-Former as the image, an OPT language model."""
-    fast = transformers.GPT2TokenizerFast(
-        tokenizer_object=_bpe(["<unk>", "<s>", "</s>", "<pad>"]), unk_token="<unk>",
-        bos_token="</s>", eos_token="</s>", pad_token="<pad>")
-    processor = transformers.Blip2Processor(  # adds its <image> token to the tokenizer
-        image_processor=transformers.BlipImageProcessor(size={"height": 32, "width": 32}),
-        tokenizer=fast, num_query_tokens=16)
-    tokenizer = processor.tokenizer
-    config = transformers.Blip2Config(
-        vision_config=dict(**TINY_VISION),
-        qformer_config=dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
-                            intermediate_size=64, encoder_hidden_size=32, vocab_size=100),
-        text_config=dict(model_type="opt", vocab_size=len(tokenizer), hidden_size=32, ffn_dim=64,
-                         num_hidden_layers=2, num_attention_heads=4, word_embed_proj_dim=32,
-                         pad_token_id=tokenizer.pad_token_id, tie_word_embeddings=False),
-        num_query_tokens=16, image_token_index=tokenizer.convert_tokens_to_ids("<image>"))
-    torch.manual_seed(0)
-    model = transformers.Blip2ForConditionalGeneration(config)
-    _plant_yes_no(model, tokenizer)
-    model.save_pretrained(path)
-    processor.save_pretrained(path)
-
-
-def build_mllama(path):
-    """Llama 3.2 Vision (Mllama): the image is read through gated cross-attention layers (a
-    4-D cross-attention mask), not as tokens in the prompt; one 32 px tile of 16 patches."""
-    fast = transformers.PreTrainedTokenizerFast(
-        tokenizer_object=_bpe(["<unk>", "<|begin_of_text|>", "<|eot_id|>", "<pad>", "<|image|>"]),
-        unk_token="<unk>", bos_token="<|begin_of_text|>", eos_token="<|eot_id|>", pad_token="<pad>")
-    template = ("{{ bos_token }}{% for m in messages %}{{ m['role'] }}: {% for c in m['content'] %}"
-                "{% if c['type'] == 'image' %}<|image|>{% else %}{{ c['text'] }}{% endif %}"
-                "{% endfor %} {% endfor %}{% if add_generation_prompt %}assistant:{% endif %}")
-    processor = transformers.MllamaProcessor(
-        image_processor=transformers.MllamaImageProcessor(size={"height": 32, "width": 32},
-                                                          max_image_tiles=1),
-        tokenizer=fast, chat_template=template)
-    config = transformers.MllamaConfig(
-        vision_config=dict(hidden_size=32, num_hidden_layers=2, num_global_layers=1,
-                           attention_heads=4, intermediate_size=64, vision_output_dim=64,
-                           image_size=32, patch_size=8, max_num_tiles=1,
-                           intermediate_layers_indices=[0], supported_aspect_ratios=[[1, 1]]),
-        text_config=dict(vocab_size=len(fast), hidden_size=32, num_hidden_layers=2,
-                         num_attention_heads=4, num_key_value_heads=2, intermediate_size=64,
-                         cross_attention_layers=[1], pad_token_id=fast.pad_token_id,
-                         bos_token_id=fast.bos_token_id, eos_token_id=fast.eos_token_id,
-                         tie_word_embeddings=False),
-        image_token_index=fast.convert_tokens_to_ids("<|image|>"))
-    torch.manual_seed(0)
-    model = transformers.MllamaForConditionalGeneration(config)
-    with torch.no_grad():  # cross-attention gates start at zero: open them
-        for name, p in model.named_parameters():
-            if "gate" in name and not p.any():
-                p.fill_(1.0)
-    _plant_yes_no(model, fast)
-    model.save_pretrained(path)
-    processor.save_pretrained(path)
-
-
-
-
 def _template(image: str, *, bos: bool = False, turn: str = "{role}: ", end: str = " ",
               generation: str = "assistant:") -> str:
     """A chat template in the family's shape: each message as `turn` + its parts + `end`, the
@@ -222,6 +80,141 @@ def _save(model, tokenizer, parts, path, template=None):
     parts.save_pretrained(path)
     if template is not None:
         (path / "chat_template.jinja").write_text(template)
+
+
+def build_llava(path):
+    fast = transformers.PreTrainedTokenizerFast(
+        tokenizer_object=_bpe(["<unk>", "<s>", "</s>", "<pad>", "<image>"]), unk_token="<unk>",
+        bos_token="<s>", eos_token="</s>", pad_token="<pad>")
+    template = ("{% for m in messages %}{{ m['role'] }}: {% for c in m['content'] %}"
+                "{% if c['type'] == 'image' %}<image>{% else %}{{ c['text'] }}{% endif %}"
+                "{% endfor %} {% endfor %}{% if add_generation_prompt %}assistant:{% endif %}")
+    processor = transformers.LlavaProcessor(
+        image_processor=transformers.CLIPImageProcessor(
+            size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32}),
+        tokenizer=fast, patch_size=8, vision_feature_select_strategy="default",
+        num_additional_image_tokens=1, chat_template=template)
+    config = transformers.LlavaConfig(
+        vision_config=transformers.CLIPVisionConfig(**TINY_VISION),
+        text_config=transformers.LlamaConfig(vocab_size=len(fast), pad_token_id=fast.pad_token_id,
+                                             **TINY_TEXT),
+        image_token_id=fast.convert_tokens_to_ids("<image>"), vision_feature_select_strategy="default")
+    torch.manual_seed(0)
+    model = transformers.LlavaForConditionalGeneration(config)
+    _save(model, fast, processor, path)
+
+
+def build_paligemma(path):
+    fast = transformers.GemmaTokenizerFast(
+        tokenizer_object=_bpe(["<pad>", "<eos>", "<bos>", "<unk>", "<image>"]), unk_token="<unk>",
+        eos_token="<eos>", pad_token="<pad>", bos_token="<bos>")
+    image_processor = transformers.SiglipImageProcessor(size={"height": 32, "width": 32})
+    image_processor.image_seq_length = 16
+    processor = transformers.PaliGemmaProcessor(
+        image_processor=image_processor, tokenizer=fast,
+        chat_template="{% for m in messages %}{% for c in m['content'] %}{% if c['type'] == 'image' %}"
+                      "<image>{% else %}{{ c['text'] }}{% endif %}{% endfor %}{% endfor %}")
+    config = transformers.PaliGemmaConfig(
+        vision_config=dict(model_type="siglip_vision_model", projection_dim=32, **TINY_VISION),
+        text_config=dict(model_type="gemma", vocab_size=len(fast), head_dim=8,
+                         tie_word_embeddings=False, **TINY_TEXT),  # the head is planted alone
+        image_token_id=fast.convert_tokens_to_ids("<image>"), projection_dim=32)
+    torch.manual_seed(0)
+    model = transformers.PaliGemmaForConditionalGeneration(config)
+    _save(model, fast, processor, path)
+
+
+def build_gemma3(path):
+    """Gemma 3: a flat image list reads as one prompt with every image, a token type of 1
+    means "image", and the begin-of-image token is not where features go (16 soft tokens are)."""
+    specials = ["<pad>", "<eos>", "<bos>", "<unk>", "<start_of_image>", "<end_of_image>",
+                "<image_soft_token>"]
+    fast = transformers.GemmaTokenizerFast(
+        tokenizer_object=_bpe(specials), unk_token="<unk>", eos_token="<eos>", pad_token="<pad>",
+        bos_token="<bos>", extra_special_tokens={"image_token": "<image_soft_token>",
+                                                 "boi_token": "<start_of_image>",
+                                                 "eoi_token": "<end_of_image>"})
+    template = ("{{ bos_token }}{% for m in messages %}{{ m['role'] }}: {% for c in m['content'] %}"
+                "{% if c['type'] == 'image' %}<start_of_image>{% else %}{{ c['text'] }}{% endif %}"
+                "{% endfor %} {% endfor %}{% if add_generation_prompt %}model:{% endif %}")
+    processor = transformers.Gemma3Processor(
+        image_processor=transformers.Gemma3ImageProcessor(size={"height": 32, "width": 32}),
+        tokenizer=fast, chat_template=template, image_seq_length=16)
+    config = transformers.Gemma3Config(
+        text_config=dict(vocab_size=len(fast), head_dim=8, sliding_window=64,
+                         tie_word_embeddings=False, **TINY_TEXT),
+        vision_config=dict(**TINY_VISION), mm_tokens_per_image=16,
+        boi_token_index=fast.convert_tokens_to_ids("<start_of_image>"),
+        eoi_token_index=fast.convert_tokens_to_ids("<end_of_image>"),
+        image_token_index=fast.convert_tokens_to_ids("<image_soft_token>"))
+    torch.manual_seed(0)
+    model = transformers.Gemma3ForConditionalGeneration(config)
+    _give_values(model, "multi_modal_projector")  # it starts at zero: give the image a way in
+    _save(model, fast, processor, path)
+
+
+def _qformer(**extra) -> dict:
+    return dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=64,
+                encoder_hidden_size=32, **extra)
+
+
+def _blip_lm(tokenizer) -> dict:
+    """BLIP-2 and InstructBLIP: an OPT language model reading 16 query tokens as the image."""
+    return dict(text_config=dict(model_type="opt", vocab_size=len(tokenizer), hidden_size=32,
+                                 ffn_dim=64, num_hidden_layers=2, num_attention_heads=4,
+                                 word_embed_proj_dim=32, pad_token_id=tokenizer.pad_token_id,
+                                 tie_word_embeddings=False),
+                num_query_tokens=16, image_token_index=tokenizer.convert_tokens_to_ids("<image>"))
+
+
+def build_blip2(path):
+    """BLIP-2: no chat template (the adapter's "Question: ... Answer:" prompt), 16 query tokens
+    from a Q-Former as the image, an OPT language model."""
+    fast = transformers.GPT2TokenizerFast(
+        tokenizer_object=_bpe(["<unk>", "<s>", "</s>", "<pad>"]), unk_token="<unk>",
+        bos_token="</s>", eos_token="</s>", pad_token="<pad>")
+    processor = transformers.Blip2Processor(  # adds its <image> token to the tokenizer
+        image_processor=transformers.BlipImageProcessor(size={"height": 32, "width": 32}),
+        tokenizer=fast, num_query_tokens=16)
+    tokenizer = processor.tokenizer
+    config = transformers.Blip2Config(
+        vision_config=dict(**TINY_VISION),
+        qformer_config=_qformer(vocab_size=100), **_blip_lm(tokenizer))
+    torch.manual_seed(0)
+    model = transformers.Blip2ForConditionalGeneration(config)
+    _save(model, tokenizer, processor, path)
+
+
+def build_mllama(path):
+    """Llama 3.2 Vision (Mllama): the image is read through gated cross-attention layers (a
+    4-D cross-attention mask), not as tokens in the prompt; one 32 px tile of 16 patches."""
+    fast = transformers.PreTrainedTokenizerFast(
+        tokenizer_object=_bpe(["<unk>", "<|begin_of_text|>", "<|eot_id|>", "<pad>", "<|image|>"]),
+        unk_token="<unk>", bos_token="<|begin_of_text|>", eos_token="<|eot_id|>", pad_token="<pad>")
+    template = ("{{ bos_token }}{% for m in messages %}{{ m['role'] }}: {% for c in m['content'] %}"
+                "{% if c['type'] == 'image' %}<|image|>{% else %}{{ c['text'] }}{% endif %}"
+                "{% endfor %} {% endfor %}{% if add_generation_prompt %}assistant:{% endif %}")
+    processor = transformers.MllamaProcessor(
+        image_processor=transformers.MllamaImageProcessor(size={"height": 32, "width": 32},
+                                                          max_image_tiles=1),
+        tokenizer=fast, chat_template=template)
+    config = transformers.MllamaConfig(
+        vision_config=dict(hidden_size=32, num_hidden_layers=2, num_global_layers=1,
+                           attention_heads=4, intermediate_size=64, vision_output_dim=64,
+                           image_size=32, patch_size=8, max_num_tiles=1,
+                           intermediate_layers_indices=[0], supported_aspect_ratios=[[1, 1]]),
+        text_config=dict(vocab_size=len(fast), hidden_size=32, num_hidden_layers=2,
+                         num_attention_heads=4, num_key_value_heads=2, intermediate_size=64,
+                         cross_attention_layers=[1], pad_token_id=fast.pad_token_id,
+                         bos_token_id=fast.bos_token_id, eos_token_id=fast.eos_token_id,
+                         tie_word_embeddings=False),
+        image_token_index=fast.convert_tokens_to_ids("<|image|>"))
+    torch.manual_seed(0)
+    model = transformers.MllamaForConditionalGeneration(config)
+    _give_values(model, "gate", value=1.0)  # cross-attention gates start at zero: open them
+    _save(model, fast, processor, path)
+
+
 
 
 def _qwen_tokenizer():
@@ -463,13 +456,8 @@ def build_instructblip(path):
     tokenizer = processor.tokenizer
     config = transformers.InstructBlipConfig(  # its vision config's default initializer_range
         vision_config=dict(**TINY_VISION, initializer_range=0.02),  # is 1e-10: every image alike
-        qformer_config=dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
-                            intermediate_size=64, encoder_hidden_size=32,
-                            vocab_size=len(qformer_tok), pad_token_id=qformer_tok.pad_token_id),
-        text_config=dict(model_type="opt", vocab_size=len(tokenizer), hidden_size=32, ffn_dim=64,
-                         num_hidden_layers=2, num_attention_heads=4, word_embed_proj_dim=32,
-                         pad_token_id=tokenizer.pad_token_id, tie_word_embeddings=False),
-        num_query_tokens=16, image_token_index=tokenizer.convert_tokens_to_ids("<image>"))
+        qformer_config=_qformer(vocab_size=len(qformer_tok), pad_token_id=qformer_tok.pad_token_id),
+        **_blip_lm(tokenizer))
     torch.manual_seed(0)
     model = transformers.InstructBlipForConditionalGeneration(config)
     _give_values(model, "query_tokens")

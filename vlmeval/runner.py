@@ -22,7 +22,6 @@ from typing import Any, Sequence
 from vlmeval import distributed
 from vlmeval.adapters import Adapter, resolve_model
 from vlmeval.adapters.base import Failed
-from vlmeval.distributed import Ranks
 from vlmeval.errors import ConfigError, DataError, Unavailable
 from vlmeval.parsing import check_policy
 from vlmeval.progress import Progress
@@ -188,7 +187,7 @@ def _stored(store: RunStore, tasks: Sequence[Task]) -> int:
 
 
 def run_task(task: Task, plan: Sequence[Request], adapter: Adapter, store: RunStore,
-             config: RunConfig, ranks: Ranks | None = None) -> None:
+             config: RunConfig, ranks: distributed.Ranks | None = None) -> None:
     """Compute every planned request without a stored answer (new ones, and failed ones again),
     then compact the task's file to one line per request in planned order. Under torchrun a
     rank computes its share and appends to its shard; rank 0 merges the shards afterwards."""
@@ -280,7 +279,8 @@ def run(config: RunConfig, adapter: Adapter | None = None) -> RunResult:
 
 
 def _run_rank(config: RunConfig, adapter: Adapter, tasks: list[Task],
-              plans: dict[str, list[Request]], store: RunStore, ranks: Ranks) -> RunResult:
+              plans: dict[str, list[Request]], store: RunStore,
+              ranks: distributed.Ranks) -> RunResult:
     """A torchrun rank other than 0: wait until rank 0 has written run.json and merged old
     shards, compute this rank's share of every task, hand over its counters."""
     ranks.barrier()
@@ -292,7 +292,7 @@ def _run_rank(config: RunConfig, adapter: Adapter, tasks: list[Task],
 
 def _run_locked(config: RunConfig, adapter: Adapter, tasks: list[Task],
                 plans: dict[str, list[Request]], store: RunStore,
-                ranks: Ranks | None = None) -> RunResult:
+                ranks: distributed.Ranks | None = None) -> RunResult:
     if config.overwrite:
         store.clear()
     previous = store.read_run() if store.run_json.exists() else None

@@ -136,7 +136,8 @@ class RunStore:
             old = best.get(record["request_id"])
             if old is None or is_answer(record) or not is_answer(old):
                 best[record["request_id"]] = record
-        order = [i for i in planned if i in best] + [i for i in best if i not in set(planned)]
+        known = set(planned)
+        order = [i for i in planned if i in best] + [i for i in best if i not in known]
         self.samples_dir.mkdir(parents=True, exist_ok=True)
         self.compact(task, [best[i] for i in order])
         for path in shards:

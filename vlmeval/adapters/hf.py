@@ -143,6 +143,7 @@ class HFAdapter:
         common = {"local_files_only": True, "trust_remote_code": trust_remote_code}
         self.video = "as the processor provides"
         self.prefill_scored = 0  # requests whose option scores came from generate's first step
+        self._form_cache: dict[str, list[tuple[int, ...]]] = {}
         self.processor = self._load_processor(transformers, common)
         if getattr(self.processor, "tokenizer", None) is None:
             raise ConfigError(f"{self.path}: AutoProcessor found no tokenizer (got "
@@ -324,7 +325,13 @@ class HFAdapter:
         return texts
 
     def _forms(self, option: str) -> list[tuple[int, ...]]:
-        """The distinct token sequences of an option's surface forms (`surface_forms`)."""
+        """The distinct token sequences of an option's surface forms (`surface_forms`); an
+        adapter sees few distinct options, each tokenized once."""
+        if option not in self._form_cache:
+            self._form_cache[option] = self._tokenize_forms(option)
+        return self._form_cache[option]
+
+    def _tokenize_forms(self, option: str) -> list[tuple[int, ...]]:
         seqs = dict.fromkeys(tuple(self.tokenizer(f, add_special_tokens=False)["input_ids"])
                              for f in surface_forms(option))
         seqs.pop((), None)

@@ -77,6 +77,7 @@ class NativeAdapter:
                                            *(state[k].numpy().tobytes() for k in sorted(state)))
         self.encoder_calls = 0  # images that went through the vision encoder
         self.prefill_scored = 0  # requests whose option scores came from generate's prefill
+        self._option_cache: dict[str, list[int]] = {}
         self.image_size = self.model.cfg.vision.image_size
 
     def info(self) -> dict:
@@ -155,9 +156,14 @@ class NativeAdapter:
         self._prefill_scores = {}
         logprobs = torch.log_softmax(last.float(), dim=-1)
         for i, r in enumerate(requests):
-            ids = [self.tokenizer.encode(o, add_special_tokens=False).ids for o in r.options]
+            ids = [self._option_ids(o) for o in r.options]
             if ids and all(len(t) == 1 for t in ids):
                 self._prefill_scores[same_request(r)] = [float(logprobs[i, t[0]]) for t in ids]
+
+    def _option_ids(self, option: str) -> list[int]:
+        if option not in self._option_cache:  # few distinct options: each tokenized once
+            self._option_cache[option] = self.tokenizer.encode(option, add_special_tokens=False).ids
+        return self._option_cache[option]
 
     @torch.no_grad()
     def score(self, requests: Sequence[Request]) -> list[list[float]]:
@@ -173,7 +179,7 @@ class NativeAdapter:
         rows, spans, owners = [], [], []
         for i, (r, prompt) in enumerate(zip(requests, prompts)):
             for option in r.options:
-                option_ids = self.tokenizer.encode(option, add_special_tokens=False).ids
+                option_ids = self._option_ids(option)
                 rows.append(prompt + option_ids)
                 spans.append(len(option_ids))
                 owners.append(i)
