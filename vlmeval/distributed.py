@@ -46,6 +46,15 @@ class Ranks:
 
         dist.barrier()
 
+    def close(self) -> None:
+        """Leave the process group after the last collective call (a process that exits with
+        gloo's group still open can abort in its destructor: "terminate called without an
+        active exception")."""
+        import torch.distributed as dist
+
+        if dist.is_initialized():
+            dist.destroy_process_group()
+
     def gather(self, value: Any) -> list[Any]:
         """`value` from every rank, in rank order (a barrier too)."""
         import torch.distributed as dist

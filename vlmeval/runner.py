@@ -287,6 +287,7 @@ def _run_rank(config: RunConfig, adapter: Adapter, tasks: list[Task],
     for task in tasks:
         run_task(task, plans[task.name], adapter, store, config, ranks)
     ranks.gather(adapter.counters())
+    ranks.close()
     return RunResult(store.root, None)
 
 
@@ -345,6 +346,7 @@ def _run_locked(config: RunConfig, adapter: Adapter, tasks: list[Task],
             run_task(task, plans[task.name], adapter, store, config, ranks)
         if ranks is not None:  # every rank done: their counters, then their shards merged
             counters = distributed.summed(ranks.gather(adapter.counters()))
+            ranks.close()
             merge_shards(store, tasks, plans)
         results = score_run(meta, {t.name: store.load_records(t.name) for t in tasks},
                             where=str(store.root), versions=meta["versions"])
