@@ -14,7 +14,7 @@ import torch
 
 from hf_families import FAMILIES
 from vlmeval.adapters import resolve_model
-from vlmeval.adapters.hf import HFAdapter, surface_forms
+from vlmeval.adapters.hf import VISION_CACHE_FAMILIES, HFAdapter, surface_forms
 from vlmeval.cli import main
 from vlmeval.data import scenes_samples
 from vlmeval.errors import ConfigError
@@ -79,6 +79,25 @@ def test_directory_is_detected_and_batch_of_one_equals_batch_of_n(checkpoint):
     for k, r in enumerate(requests):
         assert adapter.generate([r]) == [batched_text[k]]
         assert adapter.score([r])[0] == pytest.approx(batched_scores[k], abs=1e-4)
+
+
+def test_vision_tower_runs_once_per_distinct_image(checkpoint):
+    cached = resolve_model(str(checkpoint))
+    if checkpoint.name not in VISION_CACHE_FAMILIES:
+        assert "not among the families checked" in cached.info()["vision_features"]
+        assert "vision_rows" not in cached.counters()
+        return
+    plain = resolve_model(str(checkpoint), options={"vision_cache": 0})
+    assert plain.info()["vision_features"].startswith("off") and plain.vision_cache is None
+    requests = _requests()  # 4 images, 2 questions each, and a text-only request
+    assert cached.generate(requests) == plain.generate(requests)
+    for a, b in zip(cached._split(requests, cached._score_rows),  # a forward pass of its own
+                    plain._split(requests, plain._score_rows)):
+        assert a == pytest.approx(b, abs=1e-5)
+    assert cached.generate(requests[::-1]) == plain.generate(requests[::-1])
+    one_per_image = [r for r in requests if r.request_id.endswith("/0")]
+    distinct = len(cached._inputs(one_per_image, [])["pixel_values"])  # images, or their tiles
+    assert cached.counters()["vision_rows"] == distinct
 
 
 def test_generate_and_score_agree_on_the_chosen_option(checkpoint):

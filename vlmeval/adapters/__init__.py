@@ -60,7 +60,7 @@ def _hf_detect(path: Path) -> bool:
     return is_hf_checkpoint(path)
 
 
-HF_OPTIONS = ("dtype", "device", "trust_remote_code", "allow_pickle")
+HF_OPTIONS = ("dtype", "device", "trust_remote_code", "allow_pickle", "vision_cache")
 
 
 def _hf_load(spec: str, path: Path, **options) -> Adapter:
@@ -138,7 +138,7 @@ def resolve_model(spec: str, adapter: str | None = None, options: dict | None = 
     adapter: a LOADERS name that forces how a directory is loaded. options: the model options
     (`--model-arg KEY=VALUE` and the flags that stand for them); each factory takes the ones
     it reads and names any other as an error."""
-    options = {k: v for k, v in (options or {}).items() if v not in (None, False)}
+    options = {k: v for k, v in (options or {}).items() if v is not None and v is not False}
     if adapter is not None and adapter not in LOADERS:
         raise UnknownName(LOADERS.unknown_message(adapter))
     scheme = spec.split(":", 1)[0] if ":" in spec else None

@@ -8,6 +8,10 @@
   ("yes", "Yes", " yes", ...) as continuations of the templated prompt, one forward pass over
   prompt + continuation rows (the processor expanding images per row as the family needs);
   one-token forms come from the next-token distribution, so yes/no needs one row per request.
+- Vision features once per distinct image (`VisionCache`): in the families whose vision tower
+  reads one pixel row per image or tile (VISION_CACHE_FAMILIES, each checked in tests against
+  the uncached path), each distinct row goes through the tower once, alone (so its features
+  do not depend on the batch it came in), and is reused by every request that shows it.
 - Processors that build a video processor (needs torchvision) load without it where it
   cannot be built (`image_only`); run.json's model.video says so.
 - Offline and safe: local directories only (`local_files_only`; `vlmeval/__init__.py` sets the
@@ -41,6 +45,62 @@ SURFACE_FORMS_NOTE = ("log of the summed probability of the option's surface for
 
 # The prompt BLIP-2's authors use for VQA, for processors that carry no chat template.
 FALLBACK_PROMPT = "Question: {question} Answer:"
+
+
+# Families whose get_image_features maps pixel rows (images, or tiles) one to one onto
+# features, computed row by row: tests/test_hf_adapter.py checks each against the uncached path.
+VISION_CACHE_FAMILIES = frozenset({"llava", "paligemma", "gemma3", "aya_vision", "internvl"})
+VISION_CACHE_IMAGES = 32  # distinct rows kept (a 7B LLaVA's are 4.7 MB each in bfloat16)
+
+
+class VisionCache:
+    """Wraps a model's get_image_features so that each distinct pixel row (an image, or a tile
+    of one) goes through the vision tower once and alone, its features kept (LRU) for every
+    later request that shows it. Keyed by the row's bytes and the call's other arguments; a
+    call with tensor arguments beside pixel_values (per-image sizes) goes through unchanged."""
+
+    def __init__(self, module, capacity: int) -> None:
+        from collections import OrderedDict
+
+        self.original = module.get_image_features
+        self.capacity = capacity
+        self.items: OrderedDict = OrderedDict()
+        self.rows = 0  # pixel rows that went through the vision tower
+
+        @functools.wraps(self.original)  # generate reads the signature to pick its arguments
+        def get_image_features(pixel_values, **kwargs):
+            return self(pixel_values, **kwargs)
+
+        module.get_image_features = get_image_features
+
+    def __call__(self, pixel_values, **kwargs):
+        import torch
+        from transformers.modeling_outputs import BaseModelOutputWithPooling
+
+        if any(torch.is_tensor(v) for v in kwargs.values()) or pixel_values.dim() != 4:
+            self.rows += int(pixel_values.shape[0])
+            return self.original(pixel_values=pixel_values, **kwargs)
+        # generate passes only what it has; forward passes None for the rest (the defaults)
+        context = repr(sorted((k, v) for k, v in kwargs.items()
+                              if k != "return_dict" and v is not None))
+        keys = [(context, hashlib.blake2b(row.detach().contiguous().view(-1).view(torch.uint8)
+                                          .cpu().numpy().tobytes(), digest_size=16).hexdigest())
+                for row in pixel_values]
+        as_list = False
+        for i, key in enumerate(keys):
+            if key in self.items:
+                self.items.move_to_end(key)
+                continue
+            out = self.original(pixel_values=pixel_values[i:i + 1], **{**kwargs, "return_dict": True})
+            features = out.pooler_output
+            as_list = isinstance(features, (list, tuple))
+            self.rows += 1
+            self.items[key] = (features[0], as_list)
+            while len(self.items) > self.capacity:
+                self.items.popitem(last=False)
+        rows = [self.items[k] for k in keys]
+        features = ([f for f, _ in rows] if rows[0][1] else torch.stack([f for f, _ in rows]))
+        return BaseModelOutputWithPooling(pooler_output=features)
 
 
 def surface_forms(option: str) -> list[str]:
@@ -127,7 +187,7 @@ class HFAdapter:
 
     def __init__(self, name: str, path: Path | str, *, dtype: str | None = None,
                  device: str | None = None, trust_remote_code: bool = False,
-                 allow_pickle: bool = False) -> None:
+                 allow_pickle: bool = False, vision_cache: int | str = VISION_CACHE_IMAGES) -> None:
         import torch
         import transformers
 
@@ -152,6 +212,7 @@ class HFAdapter:
         self.tokenizer = self.processor.tokenizer
         self.tokenizer.padding_side = "left"
         self.model = self._load_model(transformers, torch, dtype, common).eval()
+        self.vision_cache = self._cache_vision(vision_cache)
         self.settings = {"do_sample": False, "num_beams": 1, "dtype": dtype, "device": self.device,
                          "max_new_tokens": "per request", "trust_remote_code": trust_remote_code}
 
@@ -196,8 +257,26 @@ class HFAdapter:
             model = next(c for c in classes if c).from_pretrained(self.path, **kwargs)
         return model if self.device.startswith("cuda") else model.to(self.device)
 
+    def _cache_vision(self, capacity: int | str) -> VisionCache | None:
+        try:
+            capacity = int(capacity)
+        except ValueError:
+            raise ConfigError(f"--model-arg vision_cache={capacity}: expected a number of images "
+                              f"(0 turns the cache off)") from None
+        inner = getattr(self.model, "base_model", self.model)
+        if (capacity <= 0 or self.model.config.model_type not in VISION_CACHE_FAMILIES
+                or not hasattr(inner, "get_image_features")):
+            return None
+        return VisionCache(inner, capacity)
+
     def info(self) -> dict:
+        family = self.model.config.model_type
+        cache = (f"each distinct image once (the last {self.vision_cache.capacity} kept)"
+                 if self.vision_cache is not None else
+                 "off (--model-arg vision_cache=0)" if family in VISION_CACHE_FAMILIES else
+                 f"every request's own ({family} is not among the families checked for the cache)")
         return {"params": sum(p.numel() for p in self.model.parameters()),
+                "vision_features": cache,
                 "image_tokens": self._image_tokens(), "family": self.model.config.model_type,
                 "class": type(self.model).__name__, "generation": self.settings,
                 "video": self.video, "option_scores": SURFACE_FORMS_NOTE,
@@ -205,7 +284,10 @@ class HFAdapter:
                                   else f"no chat template: {FALLBACK_PROMPT!r}")}
 
     def counters(self) -> dict:
-        return {"scored_from_prefill": self.prefill_scored}
+        counters = {"scored_from_prefill": self.prefill_scored}
+        if self.vision_cache is not None:
+            counters["vision_rows"] = self.vision_cache.rows
+        return counters
 
     # --- inputs -------------------------------------------------------------------------------
 
