@@ -33,6 +33,8 @@ class Task:
     # Whether `--data` applies: the task reads questions and answers from any source
     # (vlmeval.data.sources), not only from the built-in world.
     reads_data: ClassVar[bool] = False
+    # Whether the task runs only on --data (the public benchmarks: no built-in version).
+    needs_data: ClassVar[bool] = False
     # Run options (RunConfig.task_options keys, e.g. "synonyms") the constructor takes.
     accepts: ClassVar[tuple[str, ...]] = ()
     # Metric names (the part after the last "/") where lower is better, or neither is: compare,

@@ -78,7 +78,70 @@ def mc_file(folder: Path):
     return _manifest(folder, "mc.jsonl", rows), None
 
 
+def _placeholders(folder: Path, names) -> None:
+    """Generated images under the names a benchmark's file gives (each its own colour)."""
+    from PIL import Image
+
+    for i, name in enumerate(names):
+        path = folder / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        Image.new("RGB", (16, 16), (40 * i % 256, 90, 160)).save(path)
+
+
+# HallusionBench.json's layout: (category, subcategory, set_id, figure_id, question_id,
+# visual_input, gt_answer, question); tests/test_benchmarks.py derives its metrics by hand.
+HALLUSION_ROWS = [
+    ("VS", "chart", "0", "0", "0", "0", "1", "Is the bar for 2018 taller than the bar for 2017?"),
+    ("VS", "chart", "0", "1", "0", "1", "1", "Is the bar for 2018 taller than the bar for 2017?"),
+    ("VS", "chart", "0", "2", "0", "2", "0", "Is the bar for 2018 taller than the bar for 2017?"),
+    ("VD", "illusion", "0", "0", "0", "1", "0", "Is there a star in the image?"),
+    ("VD", "illusion", "0", "0", "1", "1", "1", "Are the two lines the same length?"),
+    ("VD", "illusion", "0", "1", "0", "2", "1", "Is there a star in the image?"),
+    ("VD", "illusion", "0", "1", "1", "2", "0", "Are the two lines the same length?"),
+]
+
+
+def hallusionbench_file(folder: Path):
+    rows = [{"category": c, "subcategory": s, "visual_input": v, "set_id": set_id,
+             "figure_id": f, "sample_note": "fixture", "question_id": q, "question": text,
+             "gt_answer_details": "", "gt_answer": gt,
+             "filename": None if v == "0" else f"./{c}/{s}/{set_id}_{f}.png"}
+            for c, s, set_id, f, q, v, gt, text in HALLUSION_ROWS]
+    folder.mkdir(parents=True, exist_ok=True)
+    _placeholders(folder / "images", sorted({r["filename"] for r in rows if r["filename"]}))
+    path = folder / "HallusionBench.json"
+    path.write_text(json.dumps(rows, indent=1))
+    return path, folder / "images"
+
+
+# AMBER's data/ layout: annotations.json (by id) and query/query_all.json.
+AMBER_ROWS = [  # (type, truth, image, query)
+    ("generative", ["tree", "sky"], "AMBER_1.jpg", "Describe this image."),
+    ("discriminative-hallucination", "yes", "AMBER_1.jpg", "Is there a tree in this image?"),
+    ("discriminative-hallucination", "no", "AMBER_1.jpg", "Is there a dog in this image?"),
+    ("discriminative-attribute-state", "no", "AMBER_2.jpg", "Is the sky cloudy in this image?"),
+    ("discriminative-attribute-number", "yes", "AMBER_2.jpg", "Are there two cars in this image?"),
+    ("discriminative-attribute-action", "no", "AMBER_2.jpg", "Is the man running in this image?"),
+    ("discriminative-relation", "yes", "AMBER_3.jpg", "Is the cup on the table in this image?"),
+    ("relation", "no", "AMBER_3.jpg", "Is there direct contact between the cup and wall?"),
+]
+
+
+def amber_folder(folder: Path):
+    data = folder / "data"
+    (data / "query").mkdir(parents=True, exist_ok=True)
+    annotations = [{"id": i, "type": t, "truth": truth, **({"hallu": ["dog"]} if t == "generative" else {})}
+                   for i, (t, truth, _, _) in enumerate(AMBER_ROWS, 1)]
+    queries = [{"id": i, "image": image, "query": q} for i, (_, _, image, q) in enumerate(AMBER_ROWS, 1)]
+    (data / "annotations.json").write_text(json.dumps(annotations))
+    (data / "query" / "query_all.json").write_text(json.dumps(queries))
+    _placeholders(folder / "images", sorted({image for _, _, image, _ in AMBER_ROWS}))
+    return data, folder / "images"
+
+
 DATA_FIXTURES: dict[str, dict[str, Fixture]] = {
+    "hallusionbench": {"authors_json": hallusionbench_file},
+    "amber": {"authors_data_folder": amber_folder},
     "vqa": {"vqav2": vqa_files, "manifest": vqa_manifest},
     "captioning": {"coco_captions": captions},
     "chair": {"coco_instances": chair_instances},

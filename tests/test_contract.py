@@ -15,9 +15,10 @@ from vlmeval.runner import RunConfig, run
 from vlmeval.tasks.suites import resolve_task, task_names
 
 LIMIT = 6
-BASES = [n for n in task_names() if not issubclass(resolve_task(n), VariantProbe)]
+BUILT_IN = [n for n in task_names() if not resolve_task(n).needs_data]  # the rest: --data only
+BASES = [n for n in BUILT_IN if not issubclass(resolve_task(n), VariantProbe)]
 VARIANTS = [n for n in PROBES if issubclass(PROBES.get(n), VariantProbe)]
-SPECS = [*task_names(), *(f"{v}:{b}" for v in VARIANTS for b in BASES if b != "pope")]
+SPECS = [*BUILT_IN, *(f"{v}:{b}" for v in VARIANTS for b in BASES if b != "pope")]
 WITH_DATA = [(task, label) for task in task_names() if resolve_task(task).reads_data
              for label in DATA_FIXTURES.get(task, {"(no fixture)": None})]
 

@@ -36,12 +36,14 @@ def test_list_suites_shows_every_suite_with_its_tasks_and_limits(capsys):
 
     assert main(["list", "suites"]) == 0
     out = capsys.readouterr().out
-    for name in ("hallucination", "vision", "text", "ci", "all"):
+    for name in ("hallucination", "vision", "text", "ci", "all", "hallucination-bench"):
         line = next(l for l in out.splitlines() if l.split()[:1] == [name])
         for task, limit in suite_limits(name).items():
             assert (f"{task} ({limit})" if limit else task) in line
-    assert set(suite_tasks("all")) == set(task_names())  # every registered task and probe
-    assert set(suite_tasks("ci")) == set(suite_tasks("all")) and len(SUITES.names()) == 5
+    built_in = {n for n in task_names() if not resolve_task(n).needs_data}
+    assert set(suite_tasks("all")) == built_in  # every task and probe with built-in data
+    assert set(suite_tasks("hallucination-bench")) == set(task_names()) - built_in
+    assert set(suite_tasks("ci")) == set(suite_tasks("all")) and len(SUITES.names()) == 6
 
 
 def test_suite_limits_apply_unless_limit_is_given(tmp_path):

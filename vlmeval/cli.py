@@ -137,9 +137,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--accept-changed-weights", action="store_true",
                      help="our checkpoints: load weights whose sha256 differs from the one "
                           "config.json recorded when they were saved")
-    what = run.add_mutually_exclusive_group(required=True)
+    what = run.add_mutually_exclusive_group()  # or neither: the tasks --data TASK=PATH names
     what.add_argument("--suite", help="a suite from `vlmeval list suites` (e.g. hallucination)")
-    what.add_argument("--tasks", help="comma-separated tasks or probes (e.g. pope)")
+    what.add_argument("--tasks", help="comma-separated tasks or probes (e.g. pope); without "
+                                      "--suite or --tasks, the tasks that --data TASK=PATH names")
     run.add_argument("--data", action="append", default=[], metavar="[TASK=]PATH",
                      help="read a task's questions from a local file or folder instead of the "
                           "built-in world: VQAv2 questions+annotations JSON, COCO captions or "
@@ -267,6 +268,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def cmd_run(args: argparse.Namespace, argv: Sequence[str]) -> int:
+    from vlmeval.errors import ConfigError
     from vlmeval.reports.text import results_table
     from vlmeval.runner import RunConfig, run
 
@@ -275,6 +277,11 @@ def cmd_run(args: argparse.Namespace, argv: Sequence[str]) -> int:
     for item in args.data:
         name, _, path = item.rpartition("=")
         data[name.strip()] = Path(path)
+    if not tasks and not args.suite:
+        tasks = tuple(name for name in data if name)
+        if not tasks:
+            raise ConfigError("vlmeval run needs --suite, --tasks, or --data TASK=PATH naming the "
+                              "task to run (see `vlmeval run --help`)")
     config = RunConfig(model=args.model, suite=args.suite, tasks=tasks, out=args.out,
                        data=data, images=args.images,
                        task_options={"synonyms": args.synonyms} if args.synonyms else {},

@@ -61,6 +61,25 @@ def yes_no_strict(raw: str) -> Parsed:
     return Parsed.unparsed()
 
 
+def yes_no_word(raw: str) -> Parsed:
+    """Judge-free reading for benchmarks whose authors have a language model judge free-form
+    answers (HallusionBench): "yes" if the answer holds the word yes and not the word no,
+    "no" if the reverse, unparsed otherwise (both, neither, empty). Case and punctuation are
+    ignored ("Yes, the bar is taller." -> yes). What a judge would have read in an unparsed
+    answer is left unread and counted."""
+    words = set(_WORD.findall(raw.lower()))
+    if ("yes" in words) == ("no" in words):
+        return Parsed.unparsed()
+    return Parsed.ok("yes" if "yes" in words else "no")
+
+
+def yes_no_exact(raw: str) -> Parsed:
+    """AMBER's reference check: the response is exactly "Yes" or exactly "No" (surrounding
+    whitespace aside); anything else ("yes", "Yes.", "Yes, there is") counts for neither."""
+    text = raw.strip()
+    return Parsed.ok(text.lower()) if text in ("Yes", "No") else Parsed.unparsed()
+
+
 YES_NO = {"official": yes_no_official, "strict": yes_no_strict}
 
 

@@ -1,0 +1,147 @@
+"""What the public benchmarks share: their own files, yes/no questions, consistency groups
+declared by the data, breakdowns by the data's categories, and the authors' metric names.
+
+A benchmark task reads the authors' files (`--data NAME=PATH`, images from `--images DIR`) into
+Requests whose meta carries everything scoring needs:
+
+- `label`: the gold answer ("yes"/"no");
+- `slices`: the breakdowns the question belongs to ("VD", "VD/chart"): each gets its own copy
+  of every metric under that prefix;
+- `groups`: {kind: key or None}: questions sharing a key form a group that is right only if
+  all its questions are (HallusionBench's figures and question pairs, MME's image pairs,
+  NaturalBench's question/image/group); `{kind}_accuracy` is the share of right groups;
+- the request's `sample_id` is its CI unit: the bootstrap resamples units, so a unit must hold
+  whole groups (HallusionBench: a question set; AMBER: an image).
+
+Metrics for every slice: accuracy, yes_ratio, unparsed_rate, and where the benchmark names a
+positive class (AMBER: "no"), precision, recall and F1 of that class. Unparsed answers are
+wrong, count in every denominator and are shown; F1 is 2 TP / (2 TP + FP + FN), 0 when there
+is no true positive and something to find, NaN when there is nothing at all.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable, ClassVar, Mapping, Sequence
+
+import numpy as np
+
+from vlmeval.errors import ConfigError
+from vlmeval.records import Parsed, Verdict
+from vlmeval.stats import CountTable, safe_ratio
+from vlmeval.tasks.base import Task, TaskScore
+
+# Per-slice count columns; then (groups, right groups) per group kind.
+N, CORRECT, UNPARSED, SAID_YES, TP, PREDICTED, ACTUAL = range(7)
+BASE = 7
+
+
+class Benchmark(Task):
+    """Base class of the named benchmarks: a task that runs only on the authors' files."""
+
+    reads_data = True
+    needs_data = True
+    # Where users get the files and what --data points at (shown when --data is missing).
+    source: ClassVar[str] = ""
+    # The consistency group kinds the data declares (request meta "groups").
+    group_kinds: ClassVar[tuple[str, ...]] = ()
+    # The class precision/recall/F1 are about, or None for none of them.
+    positive: ClassVar[str | None] = None
+    # vlmeval's metric name -> the authors' name for it (recorded in results, shown in reports).
+    authors_names: ClassVar[Mapping[str, str]] = {}
+    # Where vlmeval's scoring differs from the authors' (shown with the results).
+    differences: ClassVar[tuple[str, ...]] = ()
+    lower_is_better = frozenset({"unparsed_rate"})
+    neutral = frozenset({"yes_ratio"})
+
+    def requests(self):
+        if self.data is None:
+            raise ConfigError(f"task {self.name!r} runs on the benchmark's own files: pass "
+                              f"--data {self.name}=PATH (and --images DIR); {self.source}")
+        if self.images is not None and not Path(self.images).is_dir():
+            raise ConfigError(f"{self.images}: --images must be the folder holding "
+                              f"{self.name}'s images")
+        return self.load(self.data, self.images)[: self.limit]
+
+    def load(self, path: Path, images: Path | None) -> list:
+        """The benchmark's requests from its files (one-line DataErrors naming file, record
+        and field)."""
+        raise NotImplementedError
+
+    def verdict(self, record: dict[str, Any], parsed: Parsed) -> Verdict:
+        if parsed.answer is None:
+            return Verdict(correct=False, outcome="unparsed")
+        correct = parsed.answer == record["meta"]["label"]
+        return Verdict(correct=correct, outcome="correct" if correct else "wrong")
+
+    def score(self, records: Sequence[dict[str, Any]], policy: str, seed: int) -> TaskScore:
+        table = self.count_table(records, policy)
+        names = {m: self.authors_name(m) for m in table.metrics if self.authors_name(m)}
+        notes = ["authors' names: " + ", ".join(f"{m} = {a}" for m, a in self.authors_names.items()),
+                 *self.differences]
+        return TaskScore(metrics=table.bootstrap(seed), units=len(table.units),
+                         authors_names=names, notes=notes)
+
+    def authors_name(self, metric: str) -> str | None:
+        prefix, _, leaf = metric.rpartition("/")
+        name = self.authors_names.get(leaf)
+        return None if name is None else f"{prefix} {name}".strip()
+
+    def count_table(self, records: Sequence[dict[str, Any]], policy: str) -> CountTable:
+        return yes_no_table(records, lambda r: self.read(r, policy), self.group_kinds, self.positive)
+
+
+def yes_no_table(records: Sequence[dict[str, Any]], read: Callable[[dict], Parsed],
+                 group_kinds: Sequence[str], positive: str | None) -> CountTable:
+    """Per-unit counts of every slice's questions, answers and groups (module docstring)."""
+    units = {u: i for i, u in enumerate(dict.fromkeys(r["sample_id"] for r in records))}
+    slices = ["", *sorted({s for r in records for s in r["meta"].get("slices", ())})]
+    width = BASE + 2 * len(group_kinds)
+    counts = np.zeros((len(units), width * len(slices)))
+    groups: dict[tuple[str, str, str], list[bool]] = {}  # (slice, kind, key) -> rights
+    group_unit: dict[tuple[str, str, str], int] = {}
+    for r in records:
+        answer = read(r).answer
+        label = r["meta"]["label"]
+        row = np.zeros(BASE)
+        row[[N, CORRECT, UNPARSED, SAID_YES]] = (1, answer == label, answer is None, answer == "yes")
+        if positive is not None:
+            row[[TP, PREDICTED, ACTUAL]] = (answer == positive == label, answer == positive,
+                                            label == positive)
+        u = units[r["sample_id"]]
+        for s in ("", *r["meta"].get("slices", ())):
+            block = slices.index(s) * width
+            counts[u, block:block + BASE] += row
+            for kind in group_kinds:
+                key = r["meta"].get("groups", {}).get(kind)
+                if key is not None:
+                    groups.setdefault((s, kind, key), []).append(answer == label)
+                    group_unit[s, kind, key] = u
+    for (s, kind, key), rights in groups.items():
+        column = slices.index(s) * width + BASE + 2 * group_kinds.index(kind)
+        counts[group_unit[s, kind, key], [column, column + 1]] += (1, all(rights))
+
+    metrics: dict[str, Callable] = {}
+    n_of: dict[str, Callable] = {}
+    for block, s in enumerate(slices):
+        b = block * width
+        prefix = f"{s}/" if s else ""
+
+        def add(name, num, den, b=b):
+            metrics[prefix + name] = lambda c: safe_ratio(num(c, b), den(c, b))
+            n_of[prefix + name] = lambda c: den(c, b)
+
+        col = lambda k: (lambda c, b: c[..., b + k])  # noqa: E731
+        add("accuracy", col(CORRECT), col(N))
+        add("yes_ratio", col(SAID_YES), col(N))
+        add("unparsed_rate", col(UNPARSED), col(N))
+        if positive is not None:
+            add("precision", col(TP), col(PREDICTED))
+            add("recall", col(TP), col(ACTUAL))
+            add("f1", lambda c, b: 2 * c[..., b + TP],
+                lambda c, b: c[..., b + PREDICTED] + c[..., b + ACTUAL])
+            # its n: the questions F1 depends on (TP + FP + FN), not the 2 TP + FP + FN it divides by
+            n_of[prefix + "f1"] = lambda c, b=b: c[..., b + PREDICTED] + c[..., b + ACTUAL] - c[..., b + TP]
+        for g, kind in enumerate(group_kinds):
+            add(f"{kind}_accuracy", col(BASE + 2 * g + 1), col(BASE + 2 * g))
+    return CountTable(list(units), counts, metrics, n_of)
