@@ -139,7 +139,50 @@ def amber_folder(folder: Path):
     return data, folder / "images"
 
 
+# MME: (subtask, image, [(question, answer), (question, answer)]); artwork in the
+# images/ + questions_answers_YN/ layout, the others with each .txt beside its image.
+MME_ITEMS = [
+    ("existence", "000.png", [("Is there a star in the image? Please answer yes or no.", "Yes"),
+                              ("Is there a dog in the image? Please answer yes or no.", "No")]),
+    ("existence", "001.png", [("Is there a circle in the image? Please answer yes or no.", "No"),
+                              ("Is there a cat in the image? Please answer yes or no.", "Yes")]),
+    ("artwork", "10002.jpg", [("Is this artwork created by Vincent van Gogh? Please answer yes or no.", "Yes"),
+                              ("Is this artwork created by Claude Monet? Please answer yes or no.", "No")]),
+]
+
+
+def mme_folder(folder: Path):
+    root = folder / "MME_Benchmark_release_version"
+    for subtask, image, qa in MME_ITEMS:
+        nested = subtask == "artwork"
+        images = root / subtask / ("images" if nested else "")
+        texts = root / subtask / ("questions_answers_YN" if nested else "")
+        _placeholders(images, [image])
+        texts.mkdir(parents=True, exist_ok=True)
+        (texts / f"{Path(image).stem}.txt").write_text("".join(f"{q}\t{a}\n" for q, a in qa))
+    return root, None
+
+
+def mme_parquet(folder: Path):
+    """The same items in the parquet layout toolkits distribute (image bytes embedded)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    mme_folder(folder)
+    root = folder / "MME_Benchmark_release_version"
+    rows = []
+    for subtask, image, qa in MME_ITEMS:
+        path = next(root.glob(f"{subtask}/**/{image}"))
+        for q, a in qa:
+            rows.append({"question_id": f"{subtask}/{image}", "image": {"bytes": path.read_bytes(), "path": None},
+                         "question": q, "answer": a, "category": subtask})
+    out = folder / "mme.parquet"
+    pq.write_table(pa.Table.from_pylist(rows), out)
+    return out, None
+
+
 DATA_FIXTURES: dict[str, dict[str, Fixture]] = {
+    "mme": {"release_folder": mme_folder, "parquet": mme_parquet},
     "hallusionbench": {"authors_json": hallusionbench_file},
     "amber": {"authors_data_folder": amber_folder},
     "vqa": {"vqav2": vqa_files, "manifest": vqa_manifest},

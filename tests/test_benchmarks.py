@@ -14,9 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from data_fixtures import AMBER_ROWS, HALLUSION_ROWS, _placeholders, amber_folder, hallusionbench_file
+from data_fixtures import (AMBER_ROWS, HALLUSION_ROWS, MME_ITEMS, _placeholders, amber_folder,
+                           hallusionbench_file, mme_folder, mme_parquet)
 from vlmeval.cli import main
-from vlmeval.parsing import yes_no_exact, yes_no_word
+from vlmeval.parsing import yes_no_exact, yes_no_prefix, yes_no_word
 
 FIXTURES = Path(__file__).parent / "fixtures" / "benchmarks"
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -26,8 +27,9 @@ AMBER = FIXTURES / "amber"
 
 def _run(tmp_path, model, task, data, images, *extra) -> dict:
     out = tmp_path / f"{task}-{model}"
-    assert main(["run", "--model", f"baseline:{model}", "--data", f"{task}={data}",
-                 "--images", str(images), "--out", str(out), "-q", *extra]) == 0
+    where = ["--images", str(images)] if images is not None else []
+    assert main(["run", "--model", f"baseline:{model}", "--data", f"{task}={data}", *where,
+                 "--out", str(out), "-q", *extra]) == 0
     return json.loads((out / "results.json").read_text())["tasks"][task]
 
 
@@ -197,6 +199,32 @@ def test_amber_reads_answers_as_the_authors_do():
     assert all(yes_no_exact(t).status == "unparsed" for t in ("yes", "Yes.", "Yes, there is", ""))
 
 
+# --- MME -------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("layout", [mme_folder, mme_parquet])
+def test_mme_by_hand_in_both_layouts(layout, tmp_path):
+    data, images = layout(tmp_path / "data")  # the images are inside the folder or the file
+    run = lambda model: _values(_run(tmp_path, model, "mme", data, images))  # noqa: E731
+    oracle = run("oracle")
+    assert len(MME_ITEMS) == 3 and oracle["perception_score"] == 400.0  # two subtasks, 200 each
+    assert oracle["existence/image_accuracy"] == 1.0 and math.isnan(oracle["cognition_score"])
+    # always yes: right on one question of each image, so acc 0.5 and acc+ 0 everywhere
+    _check(run("always-yes"), {"existence/accuracy": 0.5, "existence/image_accuracy": 0.0,
+                               "existence/score": 50.0, "artwork/score": 50.0,
+                               "perception_score": 100.0, "image_accuracy": 0.0})
+    # blind: Yes to star and circle only; image 000 both right, 001 both wrong, artwork No/No
+    _check(run("blind"), {"existence/accuracy": 0.5, "existence/image_accuracy": 0.5,
+                          "existence/score": 100.0, "artwork/accuracy": 0.5, "artwork/score": 50.0,
+                          "perception_score": 150.0})
+
+
+def test_mme_reads_answers_as_the_authors_do():
+    assert yes_no_prefix("Yes").answer == "yes" and yes_no_prefix("no.").answer == "no"
+    assert yes_no_prefix("Yes, there is a dog").answer == "yes"
+    assert yes_no_prefix("Not at all").answer == "no"  # "no" within the first four characters
+    assert yes_no_prefix("There is no dog").status == "unparsed"
+
+
 # --- files users bring ------------------------------------------------------------------------
 
 def test_missing_data_and_broken_files_give_one_line_errors(tmp_path, capsys):
@@ -222,19 +250,23 @@ def test_missing_data_and_broken_files_give_one_line_errors(tmp_path, capsys):
     assert len(err.splitlines()) == 1
 
 
-def test_the_hallucination_bench_suite_runs_both_from_their_files(tmp_path):
+def test_the_hallucination_bench_suite_runs_each_from_its_files(tmp_path, capsys):
     h, h_images = hallusionbench_file(tmp_path / "h")
     a, a_images = amber_folder(tmp_path / "a")
-    # one --images folder for both: the placeholders side by side
+    m, _ = mme_parquet(tmp_path / "m")
+    # one --images folder for the two that read image folders: the placeholders side by side
     for src in (h_images, a_images):
         for path in src.rglob("*.*"):
             target = tmp_path / "images" / path.relative_to(src)
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(path.read_bytes())
-    out = tmp_path / "run"
-    assert main(["run", "--model", "baseline:oracle", "--suite", "hallucination-bench",
-                 "--data", f"hallusionbench={h}", "--data", f"amber={a}",
-                 "--images", str(tmp_path / "images"), "--out", str(out), "-q"]) == 0
-    tasks = json.loads((out / "results.json").read_text())["tasks"]
-    assert set(tasks) == {"hallusionbench", "amber"}
+    args = ["run", "--model", "baseline:oracle", "--suite", "hallucination-bench",
+            "--data", f"hallusionbench={h}", "--data", f"amber={a}",
+            "--images", str(tmp_path / "images"), "-q"]
+    assert main([*args, "--out", str(tmp_path / "r0")]) == 2  # mme's files are missing
+    assert "--data mme=PATH" in capsys.readouterr().err
+    assert main([*args, "--data", f"mme={m}", "--out", str(tmp_path / "run")]) == 0
+    tasks = json.loads((tmp_path / "run" / "results.json").read_text())["tasks"]
+    assert set(tasks) == {"hallusionbench", "amber", "mme"}
     assert tasks["amber"]["metrics"]["f1"]["value"] == 1.0
+    assert tasks["mme"]["metrics"]["perception_score"]["value"] == 400.0

@@ -73,6 +73,17 @@ def yes_no_word(raw: str) -> Parsed:
     return Parsed.ok("yes" if "yes" in words else "no")
 
 
+def yes_no_prefix(raw: str) -> Parsed:
+    """MME's reference rule (eval_tool/calculation.py): lower-cased, an answer that is "yes" or
+    "no" is itself; otherwise "yes" if its first four characters contain "yes", else "no" if
+    they contain "no", else neither (unparsed here; wrong there as "other")."""
+    text = raw.lower()
+    if text in ("yes", "no"):
+        return Parsed.ok(text)
+    head = text[:4]
+    return Parsed.ok("yes") if "yes" in head else Parsed.ok("no") if "no" in head else Parsed.unparsed()
+
+
 def yes_no_exact(raw: str) -> Parsed:
     """AMBER's reference check: the response is exactly "Yes" or exactly "No" (surrounding
     whitespace aside); anything else ("yes", "Yes.", "Yes, there is") counts for neither."""

@@ -93,7 +93,10 @@ def load_image(key: str) -> Image.Image:
     return checked(Image.open(io.BytesIO(load_bytes(key))), key)
 
 
-def load(path: Path, task: str, limit: int | None = None) -> list[Sample]:
+def rows(path: Path):
+    """(where, row, image ref or None) for each row of a local dataset: a parquet file (the
+    layout evaluation toolkits distribute benchmarks in, image bytes embedded) or a
+    save_to_disk folder. A one-line DataError when it cannot be read."""
     try:
         split = pick_split(path)
         data = open_dataset(str(path), split)
@@ -104,26 +107,32 @@ def load(path: Path, task: str, limit: int | None = None) -> list[Sample]:
         raise DataError(f"{path}: cannot be read as a local Hugging Face dataset "
                         f"({type(e).__name__}: {first}); pass a parquet file or a "
                         f"datasets save_to_disk folder") from None
-    columns = set(data.column_names)
-    out = []
     for i in range(len(data)):
         row = data[i]
         where = f"{path}{'[' + split + ']' if split else ''} row {i}"
+        image = None
+        if row.get("image") is not None:
+            image = ImageRef("hf", f"{path.resolve()}#{split}#{i}",
+                             hashlib.sha256(image_bytes(row["image"], where, root_of(path))).hexdigest())
+        yield where, row, image
+
+
+def load(path: Path, task: str, limit: int | None = None) -> list[Sample]:
+    out = []
+    columns: set[str] | None = None
+    for where, row, image in rows(path):
+        columns = set(row) if columns is None else columns
         if row.get("task", task) != task:
             continue
         for name in ("captions", "sentences"):  # captioning layouts
             if name in columns and "answers" not in columns:
                 row["answers"] = [s["raw"] if isinstance(s, dict) else s for s in row[name]]
-        image = None
-        if row.get("image") is not None:
-            image = ImageRef("hf", f"{path.resolve()}#{split}#{i}",
-                             hashlib.sha256(image_bytes(row["image"], where, root_of(path))).hexdigest())
         if "unit" not in columns:  # CIs resample images
             for key in ("image_id", "image_source"):
                 if key in columns:
                     row["unit"] = f"image-{row[key]}"
                     break
-        sid = row.get("question_id", row.get("id", i))
+        sid = row.get("question_id", row.get("id", where.rpartition(" ")[2]))
         out.append(Sample(id=f"{path.stem}-{sid}", image=image, fields=row_fields(row, where)))
         if limit and len(out) >= limit:
             break
