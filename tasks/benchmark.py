@@ -27,7 +27,9 @@ from typing import Any, Callable, ClassVar, Mapping, Sequence
 import numpy as np
 
 from vlmeval.errors import ConfigError
-from vlmeval.records import Parsed, Verdict
+from vlmeval.parsing import choice_letter
+from vlmeval.records import Parsed, Request, Verdict
+from vlmeval.schema import is_answer
 from vlmeval.stats import CountTable, safe_ratio
 from vlmeval.tasks.base import Task, TaskScore
 
@@ -92,8 +94,10 @@ class Benchmark(Task):
 
 
 def yes_no_table(records: Sequence[dict[str, Any]], read: Callable[[dict], Parsed],
-                 group_kinds: Sequence[str], positive: str | None) -> CountTable:
-    """Per-unit counts of every slice's questions, answers and groups (module docstring)."""
+                 group_kinds: Sequence[str], positive: str | None, yes_no: bool = True) -> CountTable:
+    """Per-unit counts of every slice's questions, answers and groups (module docstring). A
+    record whose meta says `counted: false` (a rotated copy in circular evaluation) counts in
+    its groups only. yes_no: whether answers are yes/no (else no yes_ratio)."""
     units = {u: i for i, u in enumerate(dict.fromkeys(r["sample_id"] for r in records))}
     slices = ["", *sorted({s for r in records for s in r["meta"].get("slices", ())})]
     width = BASE + 2 * len(group_kinds)
@@ -109,9 +113,11 @@ def yes_no_table(records: Sequence[dict[str, Any]], read: Callable[[dict], Parse
             row[[TP, PREDICTED, ACTUAL]] = (answer == positive == label, answer == positive,
                                             label == positive)
         u = units[r["sample_id"]]
+        counted = r["meta"].get("counted", True)
         for s in ("", *r["meta"].get("slices", ())):
             block = slices.index(s) * width
-            counts[u, block:block + BASE] += row
+            if counted:
+                counts[u, block:block + BASE] += row
             for kind in group_kinds:
                 key = r["meta"].get("groups", {}).get(kind)
                 if key is not None:
@@ -133,7 +139,8 @@ def yes_no_table(records: Sequence[dict[str, Any]], read: Callable[[dict], Parse
 
         col = lambda k: (lambda c, b: c[..., b + k])  # noqa: E731
         add("accuracy", col(CORRECT), col(N))
-        add("yes_ratio", col(SAID_YES), col(N))
+        if yes_no:
+            add("yes_ratio", col(SAID_YES), col(N))
         add("unparsed_rate", col(UNPARSED), col(N))
         if positive is not None:
             add("precision", col(TP), col(PREDICTED))
@@ -145,3 +152,82 @@ def yes_no_table(records: Sequence[dict[str, Any]], read: Callable[[dict], Parse
         for g, kind in enumerate(group_kinds):
             add(f"{kind}_accuracy", col(BASE + 2 * g + 1), col(BASE + 2 * g))
     return CountTable(list(units), counts, metrics, n_of)
+
+
+LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+MC_INSTRUCTION = "Answer with the option's letter from the given choices directly."
+
+
+class ChoiceItem:
+    """One multiple-choice question as a benchmark's file gives it."""
+
+    def __init__(self, id: str, unit: str, image, question: str, choices: Sequence[str],
+                 answer: int, slices: Sequence[str] = ()) -> None:
+        self.id, self.unit, self.image, self.question = id, unit, image, question
+        self.choices, self.answer, self.slices = list(choices), answer, tuple(slices)
+
+
+class ChoiceBenchmark(Benchmark):
+    """Image multiple choice: options lettered A, B, ... from the data, the answer read as a
+    letter (`choice_letter`; unparsed counted), accuracy overall and per slice.
+
+    `--circular` (circular evaluation, as MMBench's authors define it): each question is asked
+    once per rotation of its options (A B C D, B C D A, ...) and counts as right in
+    circular_accuracy only when every rotation is answered right; accuracy stays the first
+    rotation's (the plain run's questions)."""
+
+    accepts = ("circular",)
+    group_kinds = ("circular",)
+    neutral = frozenset()
+
+    def __init__(self, *, circular: bool = False, **common: Any) -> None:
+        super().__init__(**common)
+        self.circular = bool(circular)
+
+    def args(self) -> dict[str, Any]:
+        return {**super().args(), "circular": self.circular}
+
+    @classmethod
+    def scoring_kwargs(cls, args: Mapping[str, Any]) -> dict[str, Any]:
+        return {**super().scoring_kwargs(args), "circular": args.get("circular", False)}
+
+    def items(self, path: Path, images: Path | None) -> list[ChoiceItem]:
+        raise NotImplementedError
+
+    def prompt(self, item: ChoiceItem, choices: Sequence[str], rotation: int) -> str:
+        """The question, its lettered options one per line, and the instruction LLaVA's
+        authors use for multiple choice."""
+        options = "\n".join(f"{LETTERS[i]}. {c}" for i, c in enumerate(choices))
+        return f"{item.question}\n{options}\n{MC_INSTRUCTION}"
+
+    def load(self, path: Path, images: Path | None) -> list[Request]:
+        out = []
+        for item in self.items(path, images):
+            n = len(item.choices)
+            for k in range(n) if self.circular else (0,):
+                choices = item.choices[k:] + item.choices[:k]
+                letter = LETTERS[(item.answer - k) % n]
+                out.append(Request(
+                    task=self.name, request_id=f"{item.id}/rotation{k}" if self.circular else item.id,
+                    sample_id=item.unit, prompt=self.prompt(item, choices, k), image=item.image,
+                    target=letter, options=tuple(LETTERS[:n]), max_new_tokens=16,
+                    meta={"label": letter, "choices": choices, "slices": item.slices,
+                          "groups": {"circular": item.id if self.circular else None},
+                          "counted": k == 0}))
+        return out
+
+    def read(self, record: Mapping[str, Any], policy: str) -> Parsed:
+        if not is_answer(record):
+            return Parsed(None, "error")
+        return self.parse_choice(record["raw"], record["options"], record["meta"]["choices"], policy)
+
+    def parse_choice(self, raw: str, letters: Sequence[str], texts: Sequence[str], policy: str) -> Parsed:
+        return choice_letter(raw, letters, texts, policy)
+
+    def parse(self, raw: str, policy: str) -> Parsed:  # read() is used: parsing needs the options
+        raise NotImplementedError("multiple-choice answers are read with their options (read)")
+
+    def count_table(self, records: Sequence[dict[str, Any]], policy: str) -> CountTable:
+        table = yes_no_table(records, lambda r: self.read(r, policy),
+                             self.group_kinds if self.circular else (), None, yes_no=False)
+        return table

@@ -88,6 +88,15 @@ def _placeholders(folder: Path, names) -> None:
         Image.new("RGB", (16, 16), (40 * i % 256, 90, 160)).save(path)
 
 
+def _parquet(path: Path, rows: list[dict]) -> Path:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(pa.Table.from_pylist(rows), path)
+    return path
+
+
 # HallusionBench.json's layout: (category, subcategory, set_id, figure_id, question_id,
 # visual_input, gt_answer, question); tests/test_benchmarks.py derives its metrics by hand.
 HALLUSION_ROWS = [
@@ -165,9 +174,6 @@ def mme_folder(folder: Path):
 
 def mme_parquet(folder: Path):
     """The same items in the parquet layout toolkits distribute (image bytes embedded)."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
     mme_folder(folder)
     root = folder / "MME_Benchmark_release_version"
     rows = []
@@ -176,12 +182,32 @@ def mme_parquet(folder: Path):
         for q, a in qa:
             rows.append({"question_id": f"{subtask}/{image}", "image": {"bytes": path.read_bytes(), "path": None},
                          "question": q, "answer": a, "category": subtask})
-    out = folder / "mme.parquet"
-    pq.write_table(pa.Table.from_pylist(rows), out)
-    return out, None
+    return _parquet(folder / "mme.parquet", rows), None
+
+
+# MMStar's parquet layout: the options inside the question text, the answer a letter.
+MMSTAR_ROWS = [  # (category, l2_category, question, answer)
+    ("coarse perception", "image emotion",
+     "What is the mood of the image?\nOptions: A: happy, B: sad, C: angry, D: calm", "A"),
+    ("coarse perception", "image scene and topic",
+     "Where was the picture taken?\nOptions: A: a beach, B: a forest, C: a city, D: a desert", "C"),
+    ("math", "geometry",
+     "How many sides does the shape have?\nOptions: A: 3, B: 4, C: 5, D: 6", "B"),
+    ("math", "numeric commonsense and calculation",
+     "What is 2 + 2?\nOptions: A: 3, B: 5, C: 22, D: 4", "D"),
+]
+
+
+def mmstar_parquet(folder: Path):
+    _placeholders(folder / "img", [f"{i}.png" for i in range(len(MMSTAR_ROWS))])
+    rows = [{"index": i, "question": q, "image": {"bytes": (folder / "img" / f"{i}.png").read_bytes(), "path": None},
+             "answer": a, "category": c, "l2_category": l2, "meta_info": {"source": "fixture"}}
+            for i, (c, l2, q, a) in enumerate(MMSTAR_ROWS)]
+    return _parquet(folder / "mmstar.parquet", rows), None
 
 
 DATA_FIXTURES: dict[str, dict[str, Fixture]] = {
+    "mmstar": {"parquet": mmstar_parquet},
     "mme": {"release_folder": mme_folder, "parquet": mme_parquet},
     "hallusionbench": {"authors_json": hallusionbench_file},
     "amber": {"authors_data_folder": amber_folder},

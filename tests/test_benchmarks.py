@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from data_fixtures import (AMBER_ROWS, HALLUSION_ROWS, MME_ITEMS, _placeholders, amber_folder,
-                           hallusionbench_file, mme_folder, mme_parquet)
+from data_fixtures import (AMBER_ROWS, HALLUSION_ROWS, MME_ITEMS, MMSTAR_ROWS, _placeholders,
+                           amber_folder, hallusionbench_file, mme_folder, mme_parquet, mmstar_parquet)
 from vlmeval.cli import main
 from vlmeval.parsing import yes_no_exact, yes_no_prefix, yes_no_word
 
@@ -26,7 +26,7 @@ AMBER = FIXTURES / "amber"
 
 
 def _run(tmp_path, model, task, data, images, *extra) -> dict:
-    out = tmp_path / f"{task}-{model}"
+    out = tmp_path / "-".join((task, model, *extra))
     where = ["--images", str(images)] if images is not None else []
     assert main(["run", "--model", f"baseline:{model}", "--data", f"{task}={data}", *where,
                  "--out", str(out), "-q", *extra]) == 0
@@ -223,6 +223,60 @@ def test_mme_reads_answers_as_the_authors_do():
     assert yes_no_prefix("Yes, there is a dog").answer == "yes"
     assert yes_no_prefix("Not at all").answer == "no"  # "no" within the first four characters
     assert yes_no_prefix("There is no dog").status == "unparsed"
+
+
+# --- multiple choice: MMStar ---------------------------------------------------------------
+
+class FirstRotationOnly:
+    """Answers the gold letter when the options are in the file's order, else always "A"."""
+
+    name = "first-rotation-only"
+    fingerprint = "first-rotation-only@1"
+    capabilities = frozenset({"generate"})
+
+    def generate(self, requests):
+        return [r.target if r.request_id.endswith(("rotation0", "/0")) or "rotation" not in r.request_id
+                else "A" for r in requests]
+
+    def info(self):
+        return {"params": 0, "image_tokens": 0}
+
+    def counters(self):
+        return {}
+
+
+def test_mmstar_by_hand_plain_and_circular(tmp_path):
+    from vlmeval.runner import RunConfig, run
+
+    data, _ = mmstar_parquet(tmp_path / "data")
+    oracle = _run(tmp_path, "oracle", "mmstar", data, None)
+    assert oracle["n_requests"] == 4 and _values(oracle)["accuracy"] == 1.0
+    assert set(_values(oracle)) >= {"coarse perception/accuracy", "math/geometry/accuracy"}
+    # "Yes" is no option letter: unparsed, wrong, and counted
+    yes = _values(_run(tmp_path, "always-yes", "mmstar", data, None))
+    _check(yes, {"accuracy": 0.0, "unparsed_rate": 1.0})
+    circular = _run(tmp_path, "oracle", "mmstar", data, None, "--circular")
+    assert circular["n_requests"] == 16  # four rotations of four options
+    _check(_values(circular), {"accuracy": 1.0, "circular_accuracy": 1.0})
+    # right in the file's order only; "A" elsewhere is right in exactly one of the three other
+    # rotations of each question (where the gold option comes first): circular 0 of 4
+    result = run(RunConfig(model="first", tasks=("mmstar",), data={"mmstar": data},
+                           task_options={"circular": True}, out=tmp_path / "first"),
+                 FirstRotationOnly())
+    metrics = result.results["tasks"]["mmstar"]["metrics"]
+    assert metrics["accuracy"]["value"] == 1.0 and metrics["circular_accuracy"]["value"] == 0.0
+    assert metrics["circular_accuracy"]["n"] == 4 and len(MMSTAR_ROWS) == 4
+
+
+def test_mmstar_reads_options_and_answers_as_the_authors_do():
+    from vlmeval.tasks.mmstar import mmstar_letter, split_options
+
+    assert split_options("Q?\nOptions: A: 3, B: 5, C: 22, D: 4") == ("Q?", ["3", "5", "22", "4"])
+    assert split_options("Q? (no options)") is None
+    letters = ("A", "B", "C", "D")
+    assert [mmstar_letter(t, letters).answer for t in ("B", "(c) a city", "Option D",
+                                                        "The answer is a", "a cat")] == list("BCDAA")
+    assert mmstar_letter("I think B", letters).status == "unparsed"
 
 
 # --- files users bring ------------------------------------------------------------------------

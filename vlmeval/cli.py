@@ -151,6 +151,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--synonyms", type=Path, metavar="FILE",
                      help="CHAIR's synonym table: one line per category, canonical name first, "
                           "comma-separated (default: the scenes world's)")
+    run.add_argument("--circular", action="store_true",
+                     help="multiple-choice benchmarks: ask every rotation of the options and "
+                          "report circular_accuracy (right in all rotations) beside accuracy")
     run.add_argument("--out", type=Path, help="run directory (default: runs/<model>__<suite>)")
     run.add_argument("--limit", type=_positive_int,
                      help="use at most N samples per task (default: the suite's, else all)")
@@ -284,7 +287,8 @@ def cmd_run(args: argparse.Namespace, argv: Sequence[str]) -> int:
                               "task to run (see `vlmeval run --help`)")
     config = RunConfig(model=args.model, suite=args.suite, tasks=tasks, out=args.out,
                        data=data, images=args.images,
-                       task_options={"synonyms": args.synonyms} if args.synonyms else {},
+                       task_options={**({"synonyms": args.synonyms} if args.synonyms else {}),
+                                     **({"circular": True} if args.circular else {})},
                        model_options=model_options(args),
                        limit=args.limit, batch_size=args.batch_size, seed=args.seed,
                        policy=args.policy, overwrite=args.overwrite, adapter=args.adapter,

@@ -8,6 +8,7 @@ otherwise; unparsed answers are counted and shown, never coerced into yes or no.
 from __future__ import annotations
 
 import re
+from typing import Sequence
 
 from vlmeval.errors import ConfigError
 from vlmeval.records import Parsed
@@ -92,6 +93,30 @@ def yes_no_exact(raw: str) -> Parsed:
 
 
 YES_NO = {"official": yes_no_official, "strict": yes_no_strict}
+
+_LEAD_LETTER = re.compile(r"^\s*(?:option\s+|the answer is\s+|answer:\s*)?\(?([A-Za-z])(?:[).:,]|\s|$)",
+                          re.IGNORECASE)
+
+
+def choice_letter(raw: str, letters: Sequence[str], texts: Sequence[str], policy: str) -> Parsed:
+    """The option a multiple-choice answer picks, as its letter.
+
+    strict: the answer starts with one of the letters, alone or followed by punctuation or a
+    space ("B", "(B)", "B. a cat", "Option B", "The answer is B").
+    official (judge-free, as toolkits read before calling a judge): that, or else exactly one
+    of the letters standing alone as a capital ("I think B"), or else exactly one option's text
+    within the answer ("It is a cat"); anything else (none, or several) is unparsed."""
+    match = _LEAD_LETTER.match(raw)
+    if match and match.group(1).upper() in letters:
+        return Parsed.ok(match.group(1).upper())
+    if check_policy(policy) == "strict":
+        return Parsed.unparsed()
+    standing = {w for w in re.findall(r"\b[A-Z]\b", raw) if w in letters}
+    if len(standing) == 1:
+        return Parsed.ok(standing.pop())
+    lowered = raw.lower()
+    named = [letter for letter, text in zip(letters, texts) if text and text.lower() in lowered]
+    return Parsed.ok(named[0]) if len(named) == 1 else Parsed.unparsed()
 
 
 def parse_yes_no(raw: str, policy: str) -> Parsed:
