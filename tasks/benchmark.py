@@ -38,6 +38,18 @@ N, CORRECT, UNPARSED, SAID_YES, TP, PREDICTED, ACTUAL = range(7)
 BASE = 7
 
 
+def require_data(task) -> tuple[Path, Path | None]:
+    """(--data, --images) of a benchmark task; a one-line error saying where to get the files
+    when --data is missing."""
+    if task.data is None:
+        raise ConfigError(f"task {task.name!r} runs on the benchmark's own files: pass "
+                          f"--data {task.name}=PATH (and --images DIR); {task.source}")
+    if task.images is not None and not Path(task.images).is_dir():
+        raise ConfigError(f"{task.images}: --images must be the folder holding "
+                          f"{task.name}'s images")
+    return task.data, task.images
+
+
 class Benchmark(Task):
     """Base class of the named benchmarks: a task that runs only on the authors' files."""
 
@@ -57,13 +69,7 @@ class Benchmark(Task):
     neutral = frozenset({"yes_ratio"})
 
     def requests(self):
-        if self.data is None:
-            raise ConfigError(f"task {self.name!r} runs on the benchmark's own files: pass "
-                              f"--data {self.name}=PATH (and --images DIR); {self.source}")
-        if self.images is not None and not Path(self.images).is_dir():
-            raise ConfigError(f"{self.images}: --images must be the folder holding "
-                              f"{self.name}'s images")
-        return self.load(self.data, self.images)[: self.limit]
+        return self.load(*require_data(self))[: self.limit]
 
     def load(self, path: Path, images: Path | None) -> list:
         """The benchmark's requests from its files (one-line DataErrors naming file, record

@@ -87,27 +87,42 @@ class CountingTask(Task):
                        scores={"error": float(error)})
 
     def count_table(self, records: Sequence[dict[str, Any]], policy: str) -> CountTable:
+        """Per-image counts, overall and per slice a record's meta names (TallyQA: simple,
+        complex), each slice's metrics under its prefix; the majority count is the whole
+        run's."""
         units = {sid: i for i, sid in enumerate(dict.fromkeys(r["sample_id"] for r in records))}
+        slices = ["", *sorted({s for r in records for s in r["meta"].get("slices", ())})]
+        width = len(COLUMNS)
         majority = self.majority(records)
-        counts = np.zeros((len(units), len(COLUMNS)))
+        counts = np.zeros((len(units), width * len(slices)))
         for r in records:
             u, gold = units[r["sample_id"]], r["meta"]["count"]
             parsed = self.read(r, policy)
-            counts[u, [N, MAJORITY]] += (1, gold == majority)
+            row = np.zeros(width)
+            row[[N, MAJORITY]] = (1, gold == majority)
             if parsed.answer is not None:
                 error = int(parsed.answer) - gold
-                counts[u, [PARSED, EXACT, WITHIN1, ABS, SQ]] += (1, error == 0, abs(error) <= 1,
-                                                                 abs(error), error * error)
-        metrics = {
-            "exact_accuracy": lambda s: safe_ratio(s[..., EXACT], s[..., N]),
-            "off_by_one_accuracy": lambda s: safe_ratio(s[..., WITHIN1], s[..., N]),
-            "mae": lambda s: safe_ratio(s[..., ABS], s[..., PARSED]),
-            "rmse": lambda s: np.sqrt(safe_ratio(s[..., SQ], s[..., PARSED])),
-            "majority_accuracy": lambda s: safe_ratio(s[..., MAJORITY], s[..., N]),
-            "unparsed_rate": lambda s: safe_ratio(s[..., N] - s[..., PARSED], s[..., N]),
-        }
-        n_of = {name: (lambda s: s[..., N]) for name in metrics}
-        n_of["mae"] = n_of["rmse"] = lambda s: s[..., PARSED]
+                row[[PARSED, EXACT, WITHIN1, ABS, SQ]] = (1, error == 0, abs(error) <= 1,
+                                                          abs(error), error * error)
+            for s in ("", *r["meta"].get("slices", ())):
+                b = slices.index(s) * width
+                counts[u, b:b + width] += row
+        metrics, n_of = {}, {}
+        for block, s in enumerate(slices):
+            b, prefix = block * width, f"{s}/" if s else ""
+            c = lambda k, b=b: (lambda t: t[..., b + k])  # noqa: E731
+            metrics.update({
+                prefix + "exact_accuracy": lambda t, b=b: safe_ratio(t[..., b + EXACT], t[..., b + N]),
+                prefix + "off_by_one_accuracy": lambda t, b=b: safe_ratio(t[..., b + WITHIN1], t[..., b + N]),
+                prefix + "mae": lambda t, b=b: safe_ratio(t[..., b + ABS], t[..., b + PARSED]),
+                prefix + "rmse": lambda t, b=b: np.sqrt(safe_ratio(t[..., b + SQ], t[..., b + PARSED])),
+                prefix + "majority_accuracy": lambda t, b=b: safe_ratio(t[..., b + MAJORITY], t[..., b + N]),
+                prefix + "unparsed_rate": lambda t, b=b: safe_ratio(t[..., b + N] - t[..., b + PARSED],
+                                                                     t[..., b + N]),
+            })
+            for name in ("exact_accuracy", "off_by_one_accuracy", "majority_accuracy", "unparsed_rate"):
+                n_of[prefix + name] = c(N)
+            n_of[prefix + "mae"] = n_of[prefix + "rmse"] = c(PARSED)
         return CountTable(list(units), counts, metrics, n_of)
 
     @staticmethod

@@ -39,10 +39,10 @@ suite("ci", {"pope": 20, "chair": 40, "image_swap": 20, "blind": 20, "vqa": 40, 
              "text_gen": None, "text_mc": None},
       "small fixed subsets of every task, for CI gates")
 # The public benchmarks, each from the user's copy of its files (--data TASK=PATH per task).
-suite("hallucination-bench", {"hallusionbench": None, "amber": None, "mme": None},
-      "HallusionBench, AMBER and MME from their authors' files (--data NAME=PATH for each)")
-suite("vision-bench", {"mmstar": None},
-      "MMStar from its authors' files (--data mmstar=PATH)")
+suite("hallucination-bench", {"hallusionbench": None, "amber": None, "mme": None, "naturalbench": None},
+      "HallusionBench, AMBER, MME and NaturalBench from their authors' files (--data NAME=PATH for each)")
+suite("vision-bench", {"mmstar": None, "vsr": None, "tallyqa": None, "countbench": None},
+      "MMStar, VSR, TallyQA and CountBench from their authors' files (--data NAME=PATH for each)")
 suite("all", {name: None for name in (*SUITES.get("hallucination"), *SUITES.get("vision"),
                                       *SUITES.get("text"))},
       "every task and probe on its built-in data, all samples")

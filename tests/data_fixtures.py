@@ -206,7 +206,80 @@ def mmstar_parquet(folder: Path):
     return _parquet(folder / "mmstar.parquet", rows), None
 
 
+# NaturalBench: two rows; the yes/no one follows the authors' design (question 0 yes on
+# image 0, no on image 1; question 1 the reverse), the multiple-choice one with A/B.
+NATURALBENCH_ROWS = [
+    ("yes_no", "Is there a star in the image?", "Is there a dog in the image?", "Yes", "No", "No", "Yes"),
+    ("multiple_choice", "Which shape is red? A. the star B. the ring",
+     "Which shape is blue? A. the star B. the ring", "A", "B", "B", "A"),
+]
+
+
+def naturalbench_parquet(folder: Path):
+    _placeholders(folder / "img", [f"{i}.png" for i in range(4)])
+    image = lambda i: {"bytes": (folder / "img" / f"{i}.png").read_bytes(), "path": None}  # noqa: E731
+    rows = [{"Index": n, "Image_0": image(2 * n), "Image_1": image(2 * n + 1), "Question_0": q0,
+             "Question_1": q1, "Image_0_Question_0": a00, "Image_1_Question_0": a10,
+             "Image_0_Question_1": a01, "Image_1_Question_1": a11, "Question_Type": kind,
+             "Source": "fixture"}
+            for n, (kind, q0, q1, a00, a10, a01, a11) in enumerate(NATURALBENCH_ROWS)]
+    return _parquet(folder / "naturalbench.parquet", rows), None
+
+
+# VSR split file: (image, caption, label, relation)
+VSR_ROWS = [
+    ("000000000001.jpg", "The star is left of the ring.", 1, "left of"),
+    ("000000000001.jpg", "The star is right of the ring.", 0, "right of"),
+    ("000000000002.jpg", "The cup is on the table.", 1, "on"),
+    ("000000000002.jpg", "The cup is under the table.", 0, "under"),
+    ("000000000003.jpg", "The dog is left of the cat.", 0, "left of"),
+]
+
+
+def vsr_file(folder: Path):
+    _placeholders(folder / "images", sorted({r[0] for r in VSR_ROWS}))
+    rows = [{"image": im, "image_link": "", "caption": c, "label": lab, "relation": rel,
+             "subj": c.split()[1], "obj": c.split()[-1].rstrip("."), "annotator_id": 0,
+             "vote_true_validator_id": [], "vote_false_validator_id": []}
+            for im, c, lab, rel in VSR_ROWS]
+    return _manifest(folder, "test.jsonl", rows), folder / "images"
+
+
+# TallyQA test.json: (image, question, answer, issimple)
+TALLYQA_ROWS = [
+    ("VG_100K/1.jpg", "How many stars are there?", 2, True),
+    ("VG_100K/1.jpg", "How many red stars are there?", 1, False),
+    ("val2014/COCO_val2014_000000000002.jpg", "How many dogs are there?", 0, True),
+    ("val2014/COCO_val2014_000000000002.jpg", "How many dogs are sitting?", 3, False),
+]
+
+
+def tallyqa_file(folder: Path):
+    _placeholders(folder / "images", sorted({r[0] for r in TALLYQA_ROWS}))
+    rows = [{"image": im, "answer": a, "data_source": "amt", "question": q, "image_id": im.split("/")[-1],
+             "question_id": 100 + i, "issimple": simple}
+            for i, (im, q, a, simple) in enumerate(TALLYQA_ROWS)]
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "test.json").write_text(json.dumps(rows))
+    return folder / "test.json", folder / "images"
+
+
+COUNTBENCH_NUMBERS = [2, 3, 5, 2]
+
+
+def countbench_parquet(folder: Path):
+    _placeholders(folder / "img", [f"{i}.png" for i in range(len(COUNTBENCH_NUMBERS))])
+    rows = [{"image": {"bytes": (folder / "img" / f"{i}.png").read_bytes(), "path": None},
+             "text": f"{n} stars on a table", "question": "How many stars are there in the image?",
+             "number": n} for i, n in enumerate(COUNTBENCH_NUMBERS)]
+    return _parquet(folder / "countbench.parquet", rows), None
+
+
 DATA_FIXTURES: dict[str, dict[str, Fixture]] = {
+    "naturalbench": {"parquet": naturalbench_parquet},
+    "vsr": {"split_file": vsr_file},
+    "tallyqa": {"test_json": tallyqa_file},
+    "countbench": {"countbenchqa_parquet": countbench_parquet},
     "mmstar": {"parquet": mmstar_parquet},
     "mme": {"release_folder": mme_folder, "parquet": mme_parquet},
     "hallusionbench": {"authors_json": hallusionbench_file},

@@ -14,8 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from data_fixtures import (AMBER_ROWS, HALLUSION_ROWS, MME_ITEMS, MMSTAR_ROWS, _placeholders,
-                           amber_folder, hallusionbench_file, mme_folder, mme_parquet, mmstar_parquet)
+from data_fixtures import (AMBER_ROWS, HALLUSION_ROWS, MME_ITEMS, MMSTAR_ROWS, NATURALBENCH_ROWS,
+                           TALLYQA_ROWS, VSR_ROWS, _placeholders, amber_folder,
+                           countbench_parquet, hallusionbench_file, mme_folder, mme_parquet,
+                           mmstar_parquet, naturalbench_parquet, tallyqa_file, vsr_file)
 from vlmeval.cli import main
 from vlmeval.parsing import yes_no_exact, yes_no_prefix, yes_no_word
 
@@ -277,6 +279,62 @@ def test_mmstar_reads_options_and_answers_as_the_authors_do():
     assert [mmstar_letter(t, letters).answer for t in ("B", "(c) a city", "Option D",
                                                         "The answer is a", "a cat")] == list("BCDAA")
     assert mmstar_letter("I think B", letters).status == "unparsed"
+
+
+# --- NaturalBench, VSR, TallyQA, CountBench --------------------------------------------------
+
+def test_naturalbench_by_hand(tmp_path):
+    data, _ = naturalbench_parquet(tmp_path / "data")
+    run = lambda model: _values(_run(tmp_path, model, "naturalbench", data, None))  # noqa: E731
+    oracle = run("oracle")
+    assert all(oracle[k] == 1.0 for k in ("accuracy", "question_accuracy", "image_accuracy",
+                                          "group_accuracy", "multiple_choice/group_accuracy"))
+    # always "Yes": the yes/no row right on q0/i0 and q1/i1 only; the A/B row unparsed (no A or
+    # B word): Acc 2/8, no question, image or group right
+    _check(run("always-yes"), {"accuracy": 2 / 8, "unparsed_rate": 4 / 8, "question_accuracy": 0.0,
+                               "image_accuracy": 0.0, "group_accuracy": 0.0, "yes_no/accuracy": 2 / 4})
+    # blind: Yes to the star question on both images, No to the dog question: image 0 right on
+    # both questions (one of four images), no question right on both images
+    _check(run("blind"), {"accuracy": 2 / 8, "question_accuracy": 0.0, "image_accuracy": 1 / 4,
+                          "group_accuracy": 0.0, "yes_no/image_accuracy": 1 / 2})
+    assert len(NATURALBENCH_ROWS) == 2
+
+
+def test_naturalbench_reads_the_first_of_the_two_words():
+    from vlmeval.tasks.naturalbench import first_of
+
+    assert first_of("No, yes it is", "yes", "no").answer == "no"
+    assert first_of("I would say B, not A", "A", "B").answer == "B"
+    assert first_of("a dog", "A", "B").answer == "A"  # the article reads as A, as the authors'
+    assert first_of("maybe", "yes", "no").status == "unparsed"
+
+
+def test_vsr_by_hand(tmp_path):
+    data, images = vsr_file(tmp_path / "data")
+    assert _values(_run(tmp_path, "oracle", "vsr", data, images))["accuracy"] == 1.0
+    # labels 1 0 1 0 0: always yes right on two of five; blind (no "Is there a") says no to all
+    _check(_values(_run(tmp_path, "always-yes", "vsr", data, images)),
+           {"accuracy": 2 / 5, "left of/accuracy": 1 / 2, "right of/accuracy": 0.0, "on/accuracy": 1.0})
+    _check(_values(_run(tmp_path, "blind", "vsr", data, images)),
+           {"accuracy": 3 / 5, "left of/accuracy": 1 / 2, "under/accuracy": 1.0})
+    assert len(VSR_ROWS) == 5
+
+
+def test_tallyqa_and_countbench_by_hand(tmp_path):
+    data, images = tallyqa_file(tmp_path / "t")
+    assert _values(_run(tmp_path, "oracle", "tallyqa", data, images))["exact_accuracy"] == 1.0
+    # blind says "No", which reads as 0: golds 2 1 0 3 (simple: 2, 0; complex: 1, 3)
+    _check(_values(_run(tmp_path, "blind", "tallyqa", data, images)),
+           {"exact_accuracy": 1 / 4, "off_by_one_accuracy": 2 / 4, "mae": 6 / 4,
+            "rmse": math.sqrt(14 / 4), "simple/exact_accuracy": 1 / 2, "complex/exact_accuracy": 0.0,
+            "complex/rmse": math.sqrt(10 / 2), "simple/rmse": math.sqrt(4 / 2)})
+    # "Yes" is no count: unparsed, wrong, and out of MAE's n
+    yes = _run(tmp_path, "always-yes", "tallyqa", data, images)
+    assert _values(yes)["unparsed_rate"] == 1.0 and yes["metrics"]["mae"]["n"] == 0
+    assert len(TALLYQA_ROWS) == 4
+    data, _ = countbench_parquet(tmp_path / "c")
+    _check(_values(_run(tmp_path, "blind", "countbench", data, None)),  # golds 2 3 5 2
+           {"exact_accuracy": 0.0, "mae": 12 / 4, "rmse": math.sqrt(42 / 4), "majority_accuracy": 2 / 4})
 
 
 # --- files users bring ------------------------------------------------------------------------

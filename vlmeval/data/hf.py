@@ -38,8 +38,9 @@ def open_dataset(path: str, split: str):
     data = datasets.load_from_disk(path)
     if isinstance(data, datasets.DatasetDict):
         data = data[split]
-    if "image" in data.column_names and isinstance(data.features["image"], datasets.Image):
-        data = data.cast_column("image", datasets.Image(decode=False))  # bytes, hashed as stored
+    for column, feature in data.features.items():
+        if isinstance(feature, datasets.Image):
+            data = data.cast_column(column, datasets.Image(decode=False))  # bytes, hashed as stored
     return data
 
 
@@ -80,10 +81,18 @@ def root_of(path: Path) -> Path:
     return path.parent if path.suffix == ".parquet" else path
 
 
+def image_key(path: Path, split: str, row: int, column: str = "image") -> str:
+    """"path#split#row" for the `image` column, "path#split#row#column" for another (NaturalBench
+    holds two images per row)."""
+    return f"{path.resolve()}#{split}#{row}" + ("" if column == "image" else f"#{column}")
+
+
 def load_bytes(key: str) -> bytes:
-    """The stored bytes of the image a "path#split#row" key names."""
-    path, split, row = key.rsplit("#", 2)
-    value = open_dataset(path, split)[int(row)]["image"]
+    """The stored bytes of the image an `image_key` names."""
+    head, _, last = key.rpartition("#")
+    path_split_row, column = (key, "image") if last.isdigit() else (head, last)
+    path, split, row = path_split_row.rsplit("#", 2)
+    value = open_dataset(path, split)[int(row)][column]
     return image_bytes(value, key, root_of(Path(path)))
 
 
@@ -93,10 +102,11 @@ def load_image(key: str) -> Image.Image:
     return checked(Image.open(io.BytesIO(load_bytes(key))), key)
 
 
-def rows(path: Path):
+def rows(path: Path, image_columns: tuple[str, ...] = ("image",)):
     """(where, row, image ref or None) for each row of a local dataset: a parquet file (the
     layout evaluation toolkits distribute benchmarks in, image bytes embedded) or a
-    save_to_disk folder. A one-line DataError when it cannot be read."""
+    save_to_disk folder; with several image_columns, {column: ref or None} instead of one ref.
+    A one-line DataError when it cannot be read."""
     try:
         split = pick_split(path)
         data = open_dataset(str(path), split)
@@ -110,11 +120,11 @@ def rows(path: Path):
     for i in range(len(data)):
         row = data[i]
         where = f"{path}{'[' + split + ']' if split else ''} row {i}"
-        image = None
-        if row.get("image") is not None:
-            image = ImageRef("hf", f"{path.resolve()}#{split}#{i}",
-                             hashlib.sha256(image_bytes(row["image"], where, root_of(path))).hexdigest())
-        yield where, row, image
+        images = {c: None if row.get(c) is None else ImageRef(
+                      "hf", image_key(path, split, i, c),
+                      hashlib.sha256(image_bytes(row[c], f"{where} column {c!r}", root_of(path))).hexdigest())
+                  for c in image_columns}
+        yield where, row, images if len(image_columns) > 1 else images[image_columns[0]]
 
 
 def load(path: Path, task: str, limit: int | None = None) -> list[Sample]:
