@@ -1,23 +1,37 @@
 """CHAIR (Rohrbach et al., EMNLP 2018): object hallucination in generated descriptions.
 
 The model describes each image ("Describe the image."); every object word in the description
-is mapped to a category through a synonym table, and compared with the image's ground-truth
-objects:
+is mapped to a category through a synonym table and compared with the image's ground-truth
+objects, as the authors' chair.py does:
 
-- CHAIR_i = hallucinated object mentions / object mentions (each category counted once per
-  caption, as the reference implementation does);
-- CHAIR_s = captions with at least one hallucinated object / captions;
+- CHAIR_i = hallucinated object mentions / object mentions, every mention counted ("two dogs
+  and a dog" is two mentions of dog);
+- CHAIR_s = captions with at least one hallucinated mention / captions;
 - recall = ground-truth categories mentioned / ground-truth categories;
 - mean_length = words per caption.
 
-Mapping: lower-cased words; multi-word synonyms are matched first and consume their words, so
-"hot dog" is a hot dog and not a dog; plurals map to the singular ("stars", "crosses",
-"hourglasses"). A synonyms file in the common format (one line per category, canonical name
-first, comma-separated) replaces the built-in scenes table.
+Mentions (`SynonymTable.mentions`), step by step as chair.py: the caption is lower-cased and
+split into words; each word becomes its singular ("men" -> man, "knives" -> knife, "mice" ->
+mouse, through the `inflect` library; a word that is itself a name in the table is kept as
+written, so "people", "skis", "bus" and "scissors" stay); two-word names ("hot dog", "teddy
+bear", "traffic light") are joined, left to right, and so are the authors' qualifier rules:
+"baby"/"adult" + an animal is the animal (not a person), "passenger jet"/"passenger train" is
+the vehicle, "bow tie" is a tie, "toilet seat" is a toilet; when a caption holds both "toilet"
+and "seat", "seat" (a chair synonym) is dropped; every remaining word that is a name maps to
+its category. Names of three or more words never match, as in chair.py. Differences from
+chair.py, by choice: it singularizes with pattern.en (unmaintained, Python 2 era), whose
+quirks its synonym list carries ("knive", "wine glas"); inflect gives the plain singulars;
+words are split at spaces and punctuation except hyphens (nltk's tokenizer, which needs
+downloaded data, splits the same way on such captions); names are matched lower-cased ("iPhone"
+in the official list never matches there). docs/chair.md works an example through both.
+
+A synonyms file in the common format (one line per category, canonical name first,
+comma-separated) replaces the built-in scenes table.
 
 With --data: a COCO instances JSON (500 images drawn with the seed; --limit N draws N), ground
-truth from its instances and from the reference captions in captions_<split>.json beside it;
-pass CHAIR's COCO synonyms file with --synonyms (default: the category names only).
+truth from its instances and from the objects its reference captions mention
+(captions_<split>.json beside it), as CHAIR does; pass CHAIR's COCO synonyms file with
+--synonyms (default: the category names only).
 
 A caption with no object mentions has no CHAIR_i contribution (CHAIR_i is NaN with n=0 when no
 caption mentions anything); it counts as not hallucinating for CHAIR_s. Units for the CIs are
@@ -28,6 +42,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
@@ -59,44 +74,55 @@ moon, crescent, crescent moon, half moon
 hourglass, sand glass, sandglass
 """
 _WORD = re.compile(r"[a-z]+")
+_TOKEN = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 COLUMNS = ("captions", "hallucinating_captions", "mentions", "hallucinated_mentions",
            "gt_objects", "gt_mentioned", "words")
 CAPS, HCAPS, MENTIONS, HMENTIONS, GT, GT_HIT, WORDS = range(len(COLUMNS))
+# chair.py's qualifier rules: "baby dog" is a dog (not a person), "passenger jet" a jet.
+ANIMALS = ("bird", "cat", "dog", "horse", "sheep", "cow", "elephant", "bear", "zebra", "giraffe",
+           "animal", "cub")
+QUALIFIED = {**{f"{q} {a}": a for q in ("baby", "adult") for a in ANIMALS},
+             "passenger jet": "jet", "passenger train": "train", "bow tie": "tie",
+             "toilet seat": "toilet"}
 
 
-def plural(word: str) -> str:
-    if word.endswith(("s", "x", "ch", "sh")):
-        return word + "es"
-    if word.endswith("y") and word[-2:-1] not in "aeiou":
-        return word[:-1] + "ies"
-    return word + "s"
+@lru_cache(maxsize=65536)
+def singular(word: str) -> str:
+    """A word's singular ("men" -> "man", "knives" -> "knife"), or the word when it has none."""
+    return _inflect().singular_noun(word) or word
+
+
+@lru_cache(maxsize=1)
+def _inflect():
+    import inflect
+
+    return inflect.engine()
 
 
 class SynonymTable:
-    """Maps words of a caption to categories; multi-word names first, plurals included."""
+    """Maps the words of a caption to categories as chair.py does (module docstring)."""
 
     def __init__(self, lines: Iterable[str], source: str = "built-in") -> None:
         self.source = source
         self.lines = list(lines)  # as given: run.json records them, so scoring needs no file
-        self.phrases: dict[tuple[str, ...], str] = {}
+        self.names: dict[str, str] = {}
         for n, line in enumerate(self.lines, 1):
-            names = [" ".join(_WORD.findall(part.lower())) for part in line.split(",")]
+            names = [" ".join(_TOKEN.findall(part.lower())) for part in line.split(",")]
             names = [x for x in names if x]
             if not names:
                 continue
             canonical = names[0]
             for name in names:
-                words = tuple(name.split())
-                for form in dict.fromkeys([words, (*words[:-1], plural(words[-1]))]):
-                    if self.phrases.get(form, canonical) != canonical:
-                        raise DataError(f"{source}:{n}: {' '.join(form)!r} is listed under both "
-                                        f"{self.phrases[form]!r} and {canonical!r}; keep one")
-                    self.phrases[form] = canonical
-        if not self.phrases:
+                if self.names.get(name, canonical) != canonical:
+                    raise DataError(f"{source}:{n}: {name!r} is listed under both "
+                                    f"{self.names[name]!r} and {canonical!r}; keep one")
+                self.names[name] = canonical
+        if not self.names:
             raise DataError(f"{source}: no categories; write one line per category, canonical "
                             f"name first, comma-separated synonyms")
-        self.longest = max(map(len, self.phrases))
-        self.categories = tuple(dict.fromkeys(self.phrases.values()))
+        # two-word names join their words; the qualifier rules come after (bow tie: a tie)
+        self.pairs = {name: name for name in self.names if name.count(" ") == 1} | QUALIFIED
+        self.categories = tuple(dict.fromkeys(self.names.values()))
 
     @classmethod
     def from_file(cls, path: Path) -> "SynonymTable":
@@ -106,20 +132,25 @@ class SynonymTable:
             raise DataError(f"{path}: cannot read the synonyms file ({e.strerror})") from None
         return cls(text.splitlines(), str(path))
 
-    def mentions(self, caption: str) -> list[str]:
-        """Categories mentioned, in order, each occurrence once (longest match first)."""
-        words = _WORD.findall(caption.lower())
+    def words(self, caption: str) -> list[str]:
+        """The caption's words after singulars, two-word names and the toilet-seat rule."""
+        tokens = [t if t in self.names else singular(t) for t in _TOKEN.findall(caption.lower())]
         out, i = [], 0
-        while i < len(words):
-            for n in range(min(self.longest, len(words) - i), 0, -1):
-                category = self.phrases.get(tuple(words[i:i + n]))
-                if category is not None:
-                    out.append(category)
-                    i += n
-                    break
+        while i < len(tokens):
+            pair = " ".join(tokens[i:i + 2])
+            if i + 1 < len(tokens) and pair in self.pairs:
+                out.append(self.pairs[pair])
+                i += 2
             else:
+                out.append(tokens[i])
                 i += 1
+        if "toilet" in out and "seat" in out:  # the seat of a toilet is no chair
+            out = [w for w in out if w != "seat"]
         return out
+
+    def mentions(self, caption: str) -> list[str]:
+        """Categories mentioned, in order, every mention (the same category may repeat)."""
+        return [self.names[w] for w in self.words(caption) if w in self.names]
 
 
 SCENES_TABLE = SynonymTable(SCENES_SYNONYMS.splitlines(), "scenes synonyms")
@@ -128,7 +159,7 @@ assert set(SCENES_TABLE.categories) == set(CATEGORIES)
 
 def chair_counts(caption: str, truth: Sequence[str], table: SynonymTable) -> np.ndarray:
     """COLUMNS for one caption."""
-    mentioned = list(dict.fromkeys(table.mentions(caption)))  # each category once per caption
+    mentioned = table.mentions(caption)  # every mention, as chair.py counts them
     truth = set(truth)
     hallucinated = [c for c in mentioned if c not in truth]
     row = np.zeros(len(COLUMNS))
@@ -143,7 +174,7 @@ class ChairProbe(Task):
     """CHAIR_i, CHAIR_s, recall and length of generated descriptions; most hallucinated objects."""
 
     name = "chair"
-    version = "1"
+    version = "2"
     headline = "chair_s"
     accepts = ("synonyms",)
     reads_data = True

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from vlmeval.adapters.baselines import AlwaysYesAdapter, BlindAdapter, OracleAdapter, _Baseline
@@ -44,11 +46,62 @@ def test_synonyms_file_format_and_conflicts(tmp_path):
 
 
 def test_chair_counts_one_caption():
-    # mentions: star, moon, heart (star twice counts once); truth: star, ring
+    # mentions: star, moon, star, heart (every mention counts, as chair.py); truth: star, ring
     row = chair_counts("A star, a moon, another star and a heart.", ["star", "ring"], SCENES_TABLE)
     captions, hallucinating, mentions, hallucinated, gt, gt_hit, words = row
-    assert (captions, hallucinating, mentions, hallucinated, gt, gt_hit) == (1, 1, 3, 2, 2, 1)
+    assert (captions, hallucinating, mentions, hallucinated, gt, gt_hit) == (1, 1, 4, 2, 2, 1)
     assert words == 9
+
+
+OFFICIAL = SynonymTable.from_file(Path(__file__).parent / "fixtures" / "chair" / "synonyms.txt")
+
+
+@pytest.mark.parametrize("caption,mentions", [
+    # irregular plurals through inflect; every mention counted
+    ("Two men and a woman ride motorcycles past a fire hydrant.",
+     ["person", "person", "motorcycle", "fire hydrant"]),
+    ("Mice and knives near the children.", ["mouse", "knife", "person"]),
+    ("Three dogs, a dog and two puppies.", ["dog", "dog", "dog"]),
+    # words the list holds as written stay as written ("bus" is no plural of "bu")
+    ("People on buses, skis and scissors.", ["person", "bus", "skis", "scissors"]),
+    # the authors' qualifier rules: baby/adult animals, passenger vehicles, bow tie, toilet seat
+    ("A baby elephant walks beside an adult elephant.", ["elephant", "elephant"]),
+    ("Passengers board a passenger jet.", ["person", "airplane"]),
+    ("A man in a bow tie.", ["person", "tie"]),
+    ("A toilet seat is up next to the sink.", ["toilet", "sink"]),
+    ("The seat of the toilet.", ["toilet"]),
+    ("A seat by the window.", ["chair"]),
+    # two-word names join; names of three words never match (as in chair.py)
+    ("Teddy bears on a stove top oven.", ["teddy bear", "oven", "oven"]),
+])
+def test_official_synonyms_and_the_authors_rules(caption, mentions):
+    assert OFFICIAL.mentions(caption) == mentions
+
+
+# docs/chair.md's worked example: (instance categories, reference caption, generated caption)
+CHAIR_EXAMPLE = [
+    (["person", "dog", "frisbee"], "A man throws a frisbee to his dog on the grass.",
+     "Two men and a dog play with a frisbee near a bench."),
+    (["dining table", "pizza", "cup", "knife"], "A pizza on a table with knives and forks.",
+     "A pizza and two knives on a table next to a wine glass and a bottle."),
+    (["toilet", "sink"], "A small bathroom with a toilet and a sink.",
+     "A toilet seat is up beside a sink in a small bathroom."),
+    (["elephant"], "An adult elephant with its baby.",
+     "A baby elephant walks with two adult elephants near passengers."),
+]
+
+
+def test_chair_on_the_worked_example_matches_chair_py_by_hand():
+    """Mentions 4, 5, 2, 3; hallucinated bench; wine glass and bottle; none; none (the reference
+    caption's "baby" is a person, so "passengers" is no hallucination, as in chair.py): CHAIR_i
+    3/14, CHAIR_s 2/4. The earlier rule (chair v1: each category once per caption, plurals by
+    suffix, longest match) gave 4/13 and 3/4."""
+    rows = [chair_counts(generated, [*objects, *OFFICIAL.mentions(reference)], OFFICIAL)
+            for objects, reference, generated in CHAIR_EXAMPLE]
+    total = sum(rows)
+    captions, hallucinating, mentions, hallucinated = total[:4]
+    assert [r[2] for r in rows] == [4, 5, 2, 3] and [r[3] for r in rows] == [1, 2, 0, 0]
+    assert hallucinated / mentions == 3 / 14 and hallucinating / captions == 2 / 4
 
 
 class Hallucinator(_Baseline):
