@@ -1,6 +1,6 @@
 """captioning: "Describe the image." scored as the COCO caption evaluator does.
 
-BLEU-1..4, ROUGE-L and CIDEr-D from pycocoevalcap's scorer classes (vlmeval.metrics.caption)
+BLEU-1..4, ROUGE-L, CIDEr-D and METEOR (where Java runs it) from pycocoevalcap's scorer classes (vlmeval.metrics.caption)
 against every reference caption of the image: five per scenes image
 (`prompts.reference_captions`), the annotations' captions on COCO. The oracle answers with the
 first reference, so it scores BLEU and ROUGE-L 1.0; CIDEr-D is not bounded by 1. With --data:
@@ -12,7 +12,8 @@ references it is given), so its value depends on which images are scored: compar
 between runs on the same images. Results name the tokenizer that ran (Java PTBTokenizer or the
 pure-Python stand-in). An empty or failed output is scored as an empty caption, not skipped.
 Units for the CIs are images; the bootstrap recomputes corpus BLEU from per-image n-gram
-statistics and averages per-image ROUGE-L and CIDEr-D (document frequencies held fixed).
+statistics and averages per-image ROUGE-L, CIDEr-D and METEOR (document frequencies held
+fixed; METEOR's point value is its corpus score, its CI from the per-image scores).
 """
 
 from __future__ import annotations
@@ -27,7 +28,8 @@ from vlmeval.records import Parsed, Request, Verdict
 from vlmeval.stats import CountTable, safe_ratio
 from vlmeval.tasks.base import TASKS, Task, TaskScore
 
-ROUGE, CIDER, N = BLEU_WIDTH, BLEU_WIDTH + 1, BLEU_WIDTH + 2  # columns after the BLEU stats
+# columns after the BLEU stats
+ROUGE, CIDER, METEOR, N = BLEU_WIDTH, BLEU_WIDTH + 1, BLEU_WIDTH + 2, BLEU_WIDTH + 3
 
 
 @TASKS.register("captioning")
@@ -35,7 +37,7 @@ class CaptioningTask(Task):
     """One caption per image; BLEU-1..4, ROUGE-L, CIDEr-D against all its references."""
 
     name = "captioning"
-    version = "1"
+    version = "2"
     headline = "cider_d"
     companions = ("bleu_4", "rouge_l")
     reads_data = True
@@ -80,6 +82,8 @@ class CaptioningTask(Task):
         metrics = {f"bleu_{n}": (lambda s, n=n: bleu_from_sums(s, n)) for n in range(1, BLEU_N + 1)}
         metrics["rouge_l"] = lambda s: safe_ratio(s[..., ROUGE], s[..., N])
         metrics["cider_d"] = lambda s: safe_ratio(s[..., CIDER], s[..., N])
+        if len(stats) and not np.isnan(stats[:, METEOR]).any():  # METEOR needs Java
+            metrics["meteor"] = lambda s: safe_ratio(s[..., METEOR], s[..., N])
         n_of = {name: (lambda s: s[..., N]) for name in metrics}
         return CountTable(ids, counts, metrics, n_of)
 
@@ -90,5 +94,8 @@ class CaptioningTask(Task):
             if name in official and metric.n:
                 scored[name] = type(metric)(official[name], metric.ci_low, metric.ci_high, metric.n)
         return TaskScore(metrics=scored, tokenizer=official["tokenizer"], n_images=len(records),
+                         meteor_scorer=official.get("meteor_scorer"),
                          notes=[f"tokenizer: {official['tokenizer']}",
-                                "CIDEr-D document frequencies computed over the evaluated images"])
+                                "CIDEr-D document frequencies computed over the evaluated images",
+                                *([f"METEOR: {official['meteor_scorer']}"]
+                                  if "meteor_scorer" in official else [])])

@@ -78,6 +78,35 @@ def test_java_is_used_when_present_and_named(monkeypatch):
     assert official["tokenizer"] == expected
 
 
+@pytest.mark.skipif(shutil.which("java") is None, reason="Java not installed")
+def test_meteor_is_pycocoevalcaps_on_the_same_tokens_and_named(monkeypatch):
+    from pycocoevalcap.meteor.meteor import Meteor
+
+    monkeypatch.delenv(caption.TOKENIZER_ENV, raising=False)
+    stats, official = caption.caption_scores(REFS, HYPS)
+    tokens, _ = caption.tokenize({**{f"r{k}": v for k, v in REFS.items()},
+                                  **{f"h{k}": [HYPS[k]] for k in REFS}})
+    scorer = Meteor()
+    try:
+        corpus, per_image = scorer.compute_score({k: tokens[f"r{k}"] for k in REFS},
+                                                 {k: tokens[f"h{k}"] for k in REFS})
+    finally:
+        caption.close_meteor(scorer)
+    assert official["meteor"] == pytest.approx(corpus, abs=1e-12) and 0 < corpus < 1
+    np.testing.assert_allclose(stats[:, caption.BLEU_WIDTH + 2], per_image)
+    assert official["meteor_scorer"].startswith("meteor-1.5 (pycocoevalcap)")
+
+
+def test_without_java_meteor_is_left_out_and_the_results_say_why(monkeypatch, tmp_path):
+    monkeypatch.setenv(caption.TOKENIZER_ENV, "python")
+    stats, official = caption.caption_scores(REFS, HYPS)
+    assert "meteor" not in official and np.isnan(stats[:, caption.BLEU_WIDTH + 2]).all()
+    assert official["meteor_scorer"].startswith("not computed")
+    result = _captioning(OracleAdapter("oracle"), tmp_path, limit=5)
+    assert "meteor" not in result["metrics"]
+    assert any(n.startswith("METEOR: not computed") for n in result["notes"])
+
+
 class Silent(_Baseline):
     def answer(self, request):
         return ""

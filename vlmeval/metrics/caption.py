@@ -1,8 +1,11 @@
 """Caption metrics as the COCO caption evaluator computes them: pycocoevalcap's scorer classes.
 
-BLEU-1..4 (corpus level, 'closest' reference length), ROUGE-L and CIDEr-D come from
+BLEU-1..4 (corpus level, 'closest' reference length), ROUGE-L, CIDEr-D and METEOR come from
 pycocoevalcap itself; this module only tokenises, keeps per-image statistics for the bootstrap
-and says which tokeniser ran.
+and says which tokeniser ran. METEOR runs pycocoevalcap's meteor-1.5.jar, so it needs Java:
+without it (or when it fails) METEOR is left out and the results say why; they also say when
+the install lacks METEOR's paraphrase table (meteor/data/paraphrase-en.gz), with which the COCO
+evaluator's figures were made.
 
 Tokenisation: the evaluator runs Stanford's PTBTokenizer (Java, the jar ships with
 pycocoevalcap), lower-cases and drops punctuation tokens. Where Java is missing or fails, a
@@ -97,23 +100,58 @@ def _stderr_to(file) -> Iterator[None]:
         os.close(saved)
 
 
+def meteor_scores(gts: Captions, res: Captions) -> tuple[float, list[float], str] | str:
+    """pycocoevalcap's METEOR (corpus value, per-image values, what ran), or why it did not run."""
+    if os.environ.get(TOKENIZER_ENV, "").lower() == "python":
+        return f"not computed ({TOKENIZER_ENV}=python: no Java)"
+    if shutil.which("java") is None:
+        return "not computed (java not found; METEOR runs pycocoevalcap's meteor-1.5.jar)"
+    from pycocoevalcap.meteor import meteor
+
+    paraphrases = os.path.join(os.path.dirname(meteor.__file__), "data", "paraphrase-en.gz")
+    what = ("meteor-1.5 (pycocoevalcap)" if os.path.isfile(paraphrases) else
+            "meteor-1.5 (pycocoevalcap) without its paraphrase table (meteor/data/"
+            "paraphrase-en.gz is not in this install): values may differ from the COCO server's")
+    scorer = None
+    try:
+        with tempfile.TemporaryFile() as log, _stderr_to(log):
+            scorer = meteor.Meteor()
+            corpus, per_image = scorer.compute_score(dict(gts), dict(res))
+    except Exception as e:  # noqa: BLE001 - a Java failure leaves METEOR out, and says why
+        return f"not computed (METEOR failed: {type(e).__name__}: {e})"
+    finally:
+        if scorer is not None:
+            close_meteor(scorer)
+    return float(corpus), [float(v) for v in per_image], what
+
+
+def close_meteor(scorer) -> None:
+    """Stop a pycocoevalcap Meteor's Java process and close its pipes."""
+    process = scorer.meteor_p
+    process.kill()
+    process.wait()
+    for pipe in (process.stdin, process.stdout, process.stderr):
+        pipe.close()
+
+
 def caption_scores(refs: Captions, hyps: Mapping[str, str]) -> tuple[np.ndarray, dict]:
-    """Per-image statistics (U, BLEU_WIDTH + 2: BLEU stats, ROUGE-L, CIDEr-D) in the order of
-    `refs`, and the official corpus values from pycocoevalcap with the tokenizer name."""
+    """Per-image statistics (U, BLEU_WIDTH + 3: BLEU stats, ROUGE-L, CIDEr-D, METEOR (NaN when
+    it did not run)) in the order of `refs`, and the official corpus values from pycocoevalcap
+    with the tokenizer's and METEOR's names."""
     ids = list(refs)
     tokens, tokenizer = tokenize({**{f"r{k}": refs[k] for k in ids},
                                   **{f"h{k}": [hyps[k]] for k in ids}})
     gts = {k: tokens[f"r{k}"] for k in ids}
     res = {k: tokens[f"h{k}"] for k in ids}
     if not ids:
-        return np.zeros((0, BLEU_WIDTH + 2)), {"tokenizer": tokenizer}
+        return np.zeros((0, BLEU_WIDTH + 3)), {"tokenizer": tokenizer}
     bleu = BleuScorer(n=BLEU_N)
     for k in ids:
         bleu += (res[k][0], gts[k])
     corpus_bleu, _ = bleu.compute_score(option="closest")
     rouge, rouge_per = Rouge().compute_score(gts, res)
     cider, cider_per = Cider().compute_score(gts, res)
-    stats = np.zeros((len(ids), BLEU_WIDTH + 2))
+    stats = np.zeros((len(ids), BLEU_WIDTH + 3))
     for i, comps in enumerate(bleu.ctest):  # per image, in insertion order
         stats[i, TESTLEN] = comps["testlen"]
         stats[i, REFLEN] = bleu._single_reflen(comps["reflen"], "closest", comps["testlen"])
@@ -123,6 +161,12 @@ def caption_scores(refs: Captions, hyps: Mapping[str, str]) -> tuple[np.ndarray,
     stats[:, BLEU_WIDTH + 1] = cider_per
     official = {f"bleu_{n + 1}": float(corpus_bleu[n]) for n in range(BLEU_N)}
     official.update(rouge_l=float(rouge), cider_d=float(cider), tokenizer=tokenizer)
+    meteor = meteor_scores(gts, res)
+    if isinstance(meteor, str):
+        stats[:, BLEU_WIDTH + 2] = np.nan
+        official["meteor_scorer"] = meteor
+    else:
+        official["meteor"], stats[:, BLEU_WIDTH + 2], official["meteor_scorer"] = meteor
     return stats, official
 
 
