@@ -24,8 +24,9 @@ from the counts (NaN where a denominator is 0, F1 = 2 TP / (2 TP + FP + FN)). Th
 percentages to one decimal; vlmeval keeps fractions at full precision.
 
 The generative half (CHAIR, Cover, Hal, Cog over free descriptions) needs spaCy's
-en_core_web_lg vectors and NLTK's tagger and WordNet data, which vlmeval does not ship: see
-`amber_generative`.
+en_core_web_lg vectors and NLTK's tagger and WordNet data, which are neither shipped nor
+installable from the package registry here; it is not built yet, and a query file with only
+generative queries is refused with a message saying so.
 
 CI units are images (AMBER_N.jpg).
 """
@@ -124,8 +125,11 @@ class Amber(Benchmark):
                 target=label.capitalize(), options=("Yes", "No"), max_new_tokens=8,
                 meta={"label": label, "type": kind, "slices": DIMENSIONS[kind]}))
         if not out:
-            raise DataError(f"{query_path}: no discriminative questions (all are generative); "
-                            f"pass query_all.json or a query_discriminative*.json file")
+            raise DataError(f"{query_path}: only generative queries; vlmeval scores AMBER's "
+                            f"discriminative questions (pass query_all.json or a "
+                            f"query_discriminative*.json file): the generative metrics (CHAIR, "
+                            f"Cover, Hal, Cog) need spaCy with en_core_web_lg and NLTK's tagger "
+                            f"and WordNet data, and are not built yet")
         return out
 
     def parse(self, raw: str, policy: str) -> Parsed:

@@ -257,6 +257,9 @@ def test_mmstar_by_hand_plain_and_circular(tmp_path):
     # "Yes" is no option letter: unparsed, wrong, and counted
     yes = _values(_run(tmp_path, "always-yes", "mmstar", data, None))
     _check(yes, {"accuracy": 0.0, "unparsed_rate": 1.0})
+    # blind says "No" to questions that are not "Is there a ...": no letter either
+    _check(_values(_run(tmp_path, "blind", "mmstar", data, None)),
+           {"accuracy": 0.0, "unparsed_rate": 1.0, "math/accuracy": 0.0})
     circular = _run(tmp_path, "oracle", "mmstar", data, None, "--circular")
     assert circular["n_requests"] == 16  # four rotations of four options
     _check(_values(circular), {"accuracy": 1.0, "circular_accuracy": 1.0})
@@ -333,6 +336,9 @@ def test_tallyqa_and_countbench_by_hand(tmp_path):
     assert _values(yes)["unparsed_rate"] == 1.0 and yes["metrics"]["mae"]["n"] == 0
     assert len(TALLYQA_ROWS) == 4
     data, _ = countbench_parquet(tmp_path / "c")
+    _check(_values(_run(tmp_path, "oracle", "countbench", data, None)), {"exact_accuracy": 1.0, "mae": 0.0})
+    _check(_values(_run(tmp_path, "always-yes", "countbench", data, None)),
+           {"exact_accuracy": 0.0, "unparsed_rate": 1.0})
     _check(_values(_run(tmp_path, "blind", "countbench", data, None)),  # golds 2 3 5 2
            {"exact_accuracy": 0.0, "mae": 12 / 4, "rmse": math.sqrt(42 / 4), "majority_accuracy": 2 / 4})
 
@@ -360,12 +366,19 @@ def test_missing_data_and_broken_files_give_one_line_errors(tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert "record 3 (field 'image'): image 'AMBER_2.jpg' not found" in err, err
     assert len(err.splitlines()) == 1
+    generative = amber / "query" / "query_generative.json"
+    generative.write_text(json.dumps([{"id": 1, "image": "AMBER_1.jpg", "query": "Describe this image."}]))
+    assert main(["run", "--model", "baseline:oracle", "--data", f"amber={generative}",
+                 "--images", str(images), "--out", str(tmp_path / "r3")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "only generative queries" in err and "en_core_web_lg" in err and len(err.splitlines()) == 1
 
 
 def test_the_hallucination_bench_suite_runs_each_from_its_files(tmp_path, capsys):
     h, h_images = hallusionbench_file(tmp_path / "h")
     a, a_images = amber_folder(tmp_path / "a")
     m, _ = mme_parquet(tmp_path / "m")
+    n, _ = naturalbench_parquet(tmp_path / "n")
     # one --images folder for the two that read image folders: the placeholders side by side
     for src in (h_images, a_images):
         for path in src.rglob("*.*"):
@@ -377,8 +390,9 @@ def test_the_hallucination_bench_suite_runs_each_from_its_files(tmp_path, capsys
             "--images", str(tmp_path / "images"), "-q"]
     assert main([*args, "--out", str(tmp_path / "r0")]) == 2  # mme's files are missing
     assert "--data mme=PATH" in capsys.readouterr().err
-    assert main([*args, "--data", f"mme={m}", "--out", str(tmp_path / "run")]) == 0
+    assert main([*args, "--data", f"mme={m}", "--data", f"naturalbench={n}",
+                 "--out", str(tmp_path / "run")]) == 0
     tasks = json.loads((tmp_path / "run" / "results.json").read_text())["tasks"]
-    assert set(tasks) == {"hallusionbench", "amber", "mme"}
+    assert set(tasks) == {"hallusionbench", "amber", "mme", "naturalbench"}
     assert tasks["amber"]["metrics"]["f1"]["value"] == 1.0
     assert tasks["mme"]["metrics"]["perception_score"]["value"] == 400.0
