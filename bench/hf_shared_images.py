@@ -30,17 +30,9 @@ OBJECTS = ("dog", "cat", "car", "chair", "cup", "bottle")
 
 DRIVER = """
 import sys, time
-# the tree in the working directory, not an editable install's finder, provides vlmeval and
-# the packages pyproject.toml maps into it (tasks, probes, reports)
-import importlib.util, pathlib
-sys.meta_path = [f for f in sys.meta_path if 'editable' not in getattr(f, '__module__', '')]
-import vlmeval
-for sub in ('tasks', 'probes', 'reports'):
-    init = pathlib.Path(sub, '__init__.py').resolve()
-    spec = importlib.util.spec_from_file_location('vlmeval.' + sub, init,
-                                                  submodule_search_locations=[str(init.parent)])
-    module = sys.modules[spec.name] = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+sys.path.insert(0, BENCH)
+import trees
+trees.use(".")  # the tree in the working directory, not an editable install, provides vlmeval
 import transformers.models.llava.modeling_llava as m
 rows = [0]
 original = m.LlavaModel.get_image_features
@@ -95,7 +87,7 @@ def world(folder: Path, n_images: int) -> tuple[Path, Path, Path]:
 def run(tree: Path, model: Path, questions: Path, images: Path, out: Path) -> dict:
     env = {**os.environ, "PYTHONPATH": str(tree), "OMP_NUM_THREADS": "1"}
     done = subprocess.run(
-        [sys.executable, "-c", DRIVER, "run", "--model", str(model), "--tasks", "pope", "--data",
+        [sys.executable, "-c", DRIVER.replace("BENCH", repr(str(ROOT / "bench"))), "run", "--model", str(model), "--tasks", "pope", "--data",
          str(questions), "--images", str(images), "--out", str(out), "-q"],
         capture_output=True, text=True, env=env, cwd=tree)
     if done.returncode != 0:
