@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 from vlmeval import distributed
 from vlmeval.adapters import Adapter, resolve_model
@@ -194,6 +194,7 @@ def run_task(task: Task, plan: Sequence[Request], adapter: Adapter, store: RunSt
     writer = store if ranks is None else store.shard(ranks.rank)
     writer.samples_dir.mkdir(parents=True, exist_ok=True)
     lines, damaged = writer.scan(task.name, repair=True)
+    fresh = not lines and not damaged  # then every line is appended below, in plan order
     if damaged:
         print(f"vlmeval: {writer.samples_path(task.name)}: {len(damaged)} damaged line(s) "
               f"(first: line {damaged[0]}); their requests are computed again", file=sys.stderr)
@@ -220,12 +221,31 @@ def run_task(task: Task, plan: Sequence[Request], adapter: Adapter, store: RunSt
                                       for r, p in zip(batch, preds)])
             progress.update(len(batch), errors=sum(p.error is not None for p in preds))
     writer.sync(task.name)
-    if ranks is not None:
+    if ranks is not None or fresh:  # a fresh file holds one line per request in plan order
         return
     lines, damaged = store.scan(task.name)
     if damaged or [r["request_id"] for r in lines] != [r.request_id for r in plan]:
         latest = {r["request_id"]: r for r in lines}
         store.compact(task.name, [latest[r.request_id] for r in plan])
+
+
+class TaskRecords(Mapping):
+    """A task's records, read from the run directory when scoring asks for them (one task's
+    records in memory at a time, not every task's)."""
+
+    def __init__(self, store: RunStore, names: Sequence[str]) -> None:
+        self.store, self.names = store, list(names)
+
+    def __getitem__(self, name: str) -> list[dict[str, Any]]:
+        if name not in self.names:
+            raise KeyError(name)
+        return self.store.load_records(name)
+
+    def __iter__(self):
+        return iter(self.names)
+
+    def __len__(self) -> int:
+        return len(self.names)
 
 
 def merge_shards(store: RunStore, tasks: Sequence[Task],
@@ -348,7 +368,8 @@ def _run_locked(config: RunConfig, adapter: Adapter, tasks: list[Task],
             counters = distributed.summed(ranks.gather(adapter.counters()))
             ranks.close()
             merge_shards(store, tasks, plans)
-        results = score_run(meta, {t.name: store.load_records(t.name) for t in tasks},
+        plans.clear()  # every request is stored: scoring reads the records, one task at a time
+        results = score_run(meta, TaskRecords(store, [t.name for t in tasks]),
                             where=str(store.root), versions=meta["versions"])
         store.write_results(results)
         from vlmeval.reports.render import write_report  # matplotlib: imported only when needed

@@ -47,6 +47,10 @@ def bootstrap_metrics(
 
     rng = np.random.default_rng(seed)
     draws: dict[str, list[np.ndarray]] = {name: [] for name in metrics}
+    # At most ~2M weights per chunk (16 MB): 100 resamples of 100k units would hold 160 MB.
+    # The rows come from the generator in the same order whatever the chunk, so the
+    # intervals do not depend on it.
+    chunk = max(1, min(chunk, 2_000_000 // units))
     for start in range(0, n_resamples, chunk):
         b = min(chunk, n_resamples - start)
         # Resampling with replacement = multinomial weights over units; (b, U) @ (U, k).

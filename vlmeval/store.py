@@ -215,23 +215,24 @@ class RunStore:
         path = self.samples_path(task)
         if not path.exists():
             return [], []
-        data = path.read_bytes()
-        end = data.rfind(b"\n") + 1
-        if end < len(data):
-            if repair:
-                with open(path, "r+b") as f:
-                    f.truncate(end)
-                    f.flush()
-                    os.fsync(f.fileno())
-            data = data[:end]
         records, bad = [], []
-        for number, line in enumerate(data.splitlines(), 1):
-            if not line.strip():
-                continue
-            try:
-                records.append(check_record(json.loads(line), f"{path}:{number}"))
-            except (json.JSONDecodeError, UnicodeDecodeError, SchemaError):
-                bad.append(number)
+        end = 0  # bytes up to the end of the last complete line
+        with open(path, "rb") as f:  # line by line: the file is never held whole
+            for number, line in enumerate(f, 1):
+                if not line.endswith(b"\n"):
+                    break  # a partial last line
+                end += len(line)
+                if not line.strip():
+                    continue
+                try:
+                    records.append(check_record(json.loads(line), f"{path}:{number}"))
+                except (json.JSONDecodeError, UnicodeDecodeError, SchemaError):
+                    bad.append(number)
+        if repair and path.stat().st_size > end:
+            with open(path, "r+b") as f:
+                f.truncate(end)
+                f.flush()
+                os.fsync(f.fileno())
         return records, bad
 
     def read_lines(self, task: str) -> list[dict[str, Any]]:
