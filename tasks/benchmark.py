@@ -96,10 +96,10 @@ class Benchmark(Task):
         return None if name is None else f"{prefix} {name}".strip()
 
     def count_table(self, records: Sequence[dict[str, Any]], policy: str) -> CountTable:
-        return yes_no_table(records, lambda r: self.read(r, policy), self.group_kinds, self.positive)
+        return answer_table(records, lambda r: self.read(r, policy), self.group_kinds, self.positive)
 
 
-def yes_no_table(records: Sequence[dict[str, Any]], read: Callable[[dict], Parsed],
+def answer_table(records: Sequence[dict[str, Any]], read: Callable[[dict], Parsed],
                  group_kinds: Sequence[str], positive: str | None, yes_no: bool = True) -> CountTable:
     """Per-unit counts of every slice's questions, answers and groups (module docstring). A
     record whose meta says `counted: false` (a rotated copy in circular evaluation) counts in
@@ -234,6 +234,6 @@ class ChoiceBenchmark(Benchmark):
         raise NotImplementedError("multiple-choice answers are read with their options (read)")
 
     def count_table(self, records: Sequence[dict[str, Any]], policy: str) -> CountTable:
-        table = yes_no_table(records, lambda r: self.read(r, policy),
+        table = answer_table(records, lambda r: self.read(r, policy),
                              self.group_kinds if self.circular else (), None, yes_no=False)
         return table

@@ -31,7 +31,7 @@ from vlmeval.parsing import check_policy, yes_no_prefix, yes_no_strict
 from vlmeval.records import Parsed, Request
 from vlmeval.stats import CountTable
 from vlmeval.tasks.base import TASKS
-from vlmeval.tasks.benchmark import Benchmark, yes_no_table
+from vlmeval.tasks.benchmark import Benchmark, answer_table
 
 PERCEPTION = ("existence", "count", "position", "color", "posters", "celebrity", "scene",
               "landmark", "artwork", "OCR")
@@ -117,7 +117,7 @@ class MME(Benchmark):
         return yes_no_prefix(raw) if check_policy(policy) == "official" else yes_no_strict(raw)
 
     def count_table(self, records: Sequence[dict[str, Any]], policy: str) -> CountTable:
-        table = yes_no_table(records, lambda r: self.read(r, policy), self.group_kinds, None)
+        table = answer_table(records, lambda r: self.read(r, policy), self.group_kinds, None)
         subtasks = sorted({r["meta"]["slices"][0] for r in records})
         for s in subtasks:
             acc, plus = table.metrics[f"{s}/accuracy"], table.metrics[f"{s}/image_accuracy"]

@@ -34,7 +34,7 @@ from vlmeval.records import Parsed, Request
 from vlmeval.schema import is_answer
 from vlmeval.stats import CountTable
 from vlmeval.tasks.base import TASKS
-from vlmeval.tasks.benchmark import Benchmark, yes_no_table
+from vlmeval.tasks.benchmark import Benchmark, answer_table
 
 SUFFIX = {"yes_no": "Please answer Yes or No.",
           "multiple_choice": "Please output the letter corresponding to the correct option."}
@@ -115,5 +115,5 @@ class NaturalBench(Benchmark):
         raise NotImplementedError("NaturalBench answers are read with their question type (read)")
 
     def count_table(self, records, policy: str) -> CountTable:
-        return yes_no_table(records, lambda r: self.read(r, policy), self.group_kinds, None,
+        return answer_table(records, lambda r: self.read(r, policy), self.group_kinds, None,
                             yes_no=False)

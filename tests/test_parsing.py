@@ -27,7 +27,7 @@ TABLE = [
 
 
 @pytest.mark.parametrize("raw,official,strict", TABLE)
-def test_yes_no_table(raw, official, strict):
+def test_answer_table(raw, official, strict):
     assert parse_yes_no(raw, "official").answer == official
     assert parse_yes_no(raw, "official").status == "ok"  # the reference reads everything
     got = parse_yes_no(raw, "strict")
