@@ -15,10 +15,9 @@ yes_ratio and unparsed_rate. The paper's seven relation categories (adjacency, d
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
-from vlmeval.data.files import file_image, require
+from vlmeval.data.files import file_image, json_lines, require
 from vlmeval.errors import DataError
 from vlmeval.parsing import check_policy, yes_no_strict, yes_no_word
 from vlmeval.records import Parsed, Request
@@ -45,14 +44,7 @@ class VSR(Benchmark):
             raise DataError(f"{path}: expected one of VSR's split files (JSON lines); {FIX}")
         root = images if images is not None else path.parent
         out = []
-        for line_no, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-            if not line.strip():
-                continue
-            where = f"{path}:{line_no}"
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise DataError(f"{where}: not valid JSON ({e.msg}); {FIX}") from None
+        for n, (where, row) in enumerate(json_lines(path, FIX), 1):
             label = require(row, "label", where, FIX)
             if label not in (0, 1):
                 raise DataError(f"{where}: field 'label' is {label!r}; expected 1 (true) or 0 "
@@ -61,7 +53,7 @@ class VSR(Benchmark):
             relation = str(require(row, "relation", where, FIX))
             answer = "yes" if label == 1 else "no"
             out.append(Request(
-                task=self.name, request_id=str(row.get("id", line_no)), sample_id=str(image_name),
+                task=self.name, request_id=str(row.get("id", n)), sample_id=str(image_name),
                 prompt=PROMPT.format(caption=str(require(row, "caption", where, FIX)).strip()),
                 image=file_image(image_name, [root], f"{where} (field 'image')"),
                 target=answer, options=("yes", "no"), max_new_tokens=8,

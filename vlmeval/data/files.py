@@ -6,7 +6,7 @@ import hashlib
 import json
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
 from vlmeval.errors import DataError
 from vlmeval.records import ImageRef
@@ -19,6 +19,26 @@ def read_json(path: Path) -> Any:
         raise DataError(f"{path}: file not found") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise DataError(f"{path}: not valid JSON ({e}); pass the original file") from None
+
+
+def json_lines(path: Path, fix: str) -> Iterator[tuple[str, dict]]:
+    """("file:line", object) for each non-blank line of a JSON-lines file; a one-line DataError
+    naming the line for text that is not UTF-8, not JSON or not an object."""
+    try:
+        lines = path.read_text(encoding="utf-8").split("\n")  # not splitlines: U+2028 is data
+    except UnicodeDecodeError as e:
+        raise DataError(f"{path}: not UTF-8 text (byte {e.start}); save the file as UTF-8") from None
+    for line_no, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        where = f"{path}:{line_no}"
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise DataError(f"{where}: not valid JSON ({e.msg}); {fix}") from None
+        if not isinstance(row, dict):
+            raise DataError(f"{where}: expected a JSON object, got {type(row).__name__}; {fix}")
+        yield where, row
 
 
 def require(record: dict, field: str, where: str, fix: str = "") -> Any:

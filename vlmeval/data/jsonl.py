@@ -11,10 +11,9 @@ question files (`text`, `label`) read as question and answer.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
-from vlmeval.data.files import file_image
+from vlmeval.data.files import file_image, json_lines
 from vlmeval.errors import DataError
 from vlmeval.records import Sample
 
@@ -24,26 +23,13 @@ FIX = 'write one object per line like {"image": "a.jpg", "question": "...", "ans
 def load(path: Path, task: str, images: Path | None = None, limit: int | None = None) -> list[Sample]:
     out = []
     roots = [images] if images else [path.parent]
-    try:
-        lines = path.read_text(encoding="utf-8").split("\n")  # not splitlines: U+2028 is data
-    except UnicodeDecodeError as e:
-        raise DataError(f"{path}: not UTF-8 text (byte {e.start}); save the file as UTF-8") from None
-    for line_no, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        where = f"{path}:{line_no}"
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise DataError(f"{where}: not valid JSON ({e.msg}); {FIX}") from None
-        if not isinstance(row, dict):
-            raise DataError(f"{where}: expected a JSON object, got {type(row).__name__}; {FIX}")
+    for where, row in json_lines(path, FIX):
         if row.get("task", task) != task:
             continue
         fields = row_fields(row, where)
         if row.get("image"):
             fields.setdefault("unit", f"image-{row['image']}")  # CIs resample images
-        out.append(Sample(id=f"{path.stem}-{row.get('id', row.get('question_id', line_no))}",
+        out.append(Sample(id=f"{path.stem}-{row.get('id', row.get('question_id', where.rpartition(':')[2]))}",
                           image=file_image(row["image"], roots, where) if row.get("image") else None,
                           fields=fields))
         if limit and len(out) >= limit:
