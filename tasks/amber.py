@@ -82,6 +82,7 @@ class Amber(Benchmark):
     headline = "f1"
     companions = ("accuracy", "yes_ratio")
     positive = "no"
+    grid = ("accuracy", "precision", "recall", "f1", "yes_ratio")
     source = ("get data/ (annotations.json, query/) from the authors' repository, "
               "junyangwang0410/AMBER, and the images from the link in its README")
     authors_names = {"accuracy": "Accuracy", "precision": "Precision", "recall": "Recall",

@@ -30,6 +30,7 @@ from vlmeval.errors import ConfigError
 from vlmeval.parsing import choice_letter
 from vlmeval.records import Parsed, Request, Verdict
 from vlmeval.schema import is_answer
+from vlmeval.sections import metric_grid
 from vlmeval.stats import CountTable, safe_ratio
 from vlmeval.tasks.base import Task, TaskScore
 
@@ -65,6 +66,8 @@ class Benchmark(Task):
     authors_names: ClassVar[Mapping[str, str]] = {}
     # Where vlmeval's scoring differs from the authors' (shown with the results).
     differences: ClassVar[tuple[str, ...]] = ()
+    # The metrics the report's per-slice table shows (one row per slice, e.g. VD, VD/chart).
+    grid: ClassVar[tuple[str, ...]] = ("accuracy",)
     lower_is_better = frozenset({"unparsed_rate"})
     neutral = frozenset({"yes_ratio"})
 
@@ -87,8 +90,11 @@ class Benchmark(Task):
         names = {m: self.authors_name(m) for m in table.metrics if self.authors_name(m)}
         notes = ["authors' names: " + ", ".join(f"{m} = {a}" for m, a in self.authors_names.items()),
                  *self.differences]
+        slices = sorted({m.rpartition("/")[0] for m in table.metrics if "/" in m})
+        columns = [c for c in self.grid if any(m.rpartition("/")[2] == c for m in table.metrics)]
+        sections = [metric_grid("by category", slices, columns)] if slices and columns else []
         return TaskScore(metrics=table.bootstrap(seed), units=len(table.units),
-                         authors_names=names, notes=notes)
+                         authors_names=names, notes=notes, sections=sections)
 
     def authors_name(self, metric: str) -> str | None:
         prefix, _, leaf = metric.rpartition("/")

@@ -50,6 +50,7 @@ class HallusionBench(Benchmark):
     headline = "accuracy"
     companions = ("figure_accuracy", "pair_accuracy")
     group_kinds = ("figure", "pair", "easy_pair", "hard_pair")
+    grid = ("accuracy", "figure_accuracy", "pair_accuracy", "easy_pair_accuracy", "hard_pair_accuracy")
     source = ("get HallusionBench.json and the images (hallusion_bench.zip) from the authors' "
               "repository, tianyi-lab/HallusionBench")
     authors_names = {"accuracy": "aAcc (Acc per question)", "figure_accuracy": "fAcc (Acc per figure)",

@@ -49,6 +49,7 @@ class MME(Benchmark):
     headline = "perception_score"
     companions = ("accuracy", "image_accuracy")
     group_kinds = ("image",)
+    grid = ("accuracy", "image_accuracy", "score")
     source = ("MME_Benchmark_release_version from the authors (BradyFU/Awesome-Multimodal-"
               "Large-Language-Models, Evaluation), or its parquet copy")
     authors_names = {"accuracy": "acc", "image_accuracy": "acc+", "score": "score (acc + acc+)",

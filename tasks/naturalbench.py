@@ -63,6 +63,7 @@ class NaturalBench(Benchmark):
     headline = "group_accuracy"
     companions = ("accuracy", "question_accuracy", "image_accuracy")
     group_kinds = ("question", "image", "group")
+    grid = ("accuracy", "question_accuracy", "image_accuracy", "group_accuracy")
     source = "get NaturalBench's parquet files from the authors' dataset release (BaiqiL/NaturalBench)"
     authors_names = {"accuracy": "Acc", "question_accuracy": "Q_Acc", "image_accuracy": "I_Acc",
                      "group_accuracy": "G_Acc"}

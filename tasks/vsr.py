@@ -35,6 +35,7 @@ class VSR(Benchmark):
     name = "vsr"
     version = "1"
     headline = "accuracy"
+    grid = ("accuracy", "yes_ratio")
     source = ("get a split file (e.g. splits/zeroshot/test.jsonl) from the authors' repository, "
               "cambridgeltl/visual-spatial-reasoning, and the COCO 2017 images it names")
     authors_names = {"accuracy": "accuracy"}
