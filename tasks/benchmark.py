@@ -11,7 +11,8 @@ Requests whose meta carries everything scoring needs:
   all its questions are (HallusionBench's figures and question pairs, MME's image pairs,
   NaturalBench's question/image/group); `{kind}_accuracy` is the share of right groups;
 - the request's `sample_id` is its CI unit: the bootstrap resamples units, so a unit must hold
-  whole groups (HallusionBench: a question set; AMBER: an image).
+  whole groups (HallusionBench: a question set; AMBER: an image). `--limit N` keeps the first
+  N units, so a limited run never splits a group.
 
 Metrics for every slice: accuracy, yes_ratio, unparsed_rate, and where the benchmark names a
 positive class (AMBER: "no"), precision, recall and F1 of that class. Unparsed answers are
@@ -51,6 +52,22 @@ def require_data(task) -> tuple[Path, Path | None]:
     return task.data, task.images
 
 
+def first_units(requests: list[Request], limit: int | None) -> list[Request]:
+    """The requests of the first `limit` units (images, question sets): --limit never splits a
+    figure, a question pair or an image's two questions."""
+    if limit is None:
+        return requests
+    kept: set[str] = set()
+    out = []
+    for r in requests:
+        if r.sample_id not in kept:
+            if len(kept) == limit:
+                continue
+            kept.add(r.sample_id)
+        out.append(r)
+    return out
+
+
 class Benchmark(Task):
     """Base class of the named benchmarks: a task that runs only on the authors' files."""
 
@@ -72,7 +89,7 @@ class Benchmark(Task):
     neutral = frozenset({"yes_ratio"})
 
     def requests(self):
-        return self.load(*require_data(self))[: self.limit]
+        return first_units(self.load(*require_data(self)), self.limit)
 
     def load(self, path: Path, images: Path | None) -> list:
         """The benchmark's requests from its files (one-line DataErrors naming file, record

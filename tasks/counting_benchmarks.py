@@ -23,7 +23,7 @@ from vlmeval.errors import DataError
 from vlmeval.parsing import LARGEST_COUNT
 from vlmeval.records import Request
 from vlmeval.tasks.base import TASKS
-from vlmeval.tasks.benchmark import require_data
+from vlmeval.tasks.benchmark import first_units, require_data
 from vlmeval.tasks.counting import CountingTask
 
 
@@ -41,7 +41,7 @@ class CountingBenchmark(CountingTask):
     source = ""
 
     def requests(self) -> list[Request]:
-        return self.load(*require_data(self))[: self.limit]
+        return first_units(self.load(*require_data(self)), self.limit)
 
     def load(self, path: Path, images: Path | None) -> list[Request]:
         raise NotImplementedError

@@ -129,6 +129,14 @@ def test_hallusionbench_fixture_by_hand(tmp_path):
     assert len(HALLUSION_ROWS) == 7
 
 
+def test_limit_keeps_whole_units_so_groups_stay_whole(tmp_path):
+    data, images = hallusionbench_file(tmp_path / "data")
+    result = _run(tmp_path, "always-yes", "hallusionbench", data, images, "--limit", "1")
+    # the first unit is the VS chart set: its three questions (one pair, two figures)
+    assert result["n_requests"] == 3
+    _check(_values(result), {"pair_accuracy": 0.0, "figure_accuracy": 1 / 2, "accuracy": 2 / 3})
+
+
 def test_hallusionbench_reads_answers_without_a_judge():
     assert yes_no_word("Yes, the bar for 2018 is taller.").answer == "yes"
     assert yes_no_word("No. They are the same length").answer == "no"
