@@ -131,6 +131,14 @@ class Task:
         return None
 
 
+def label_verdict(record: Mapping[str, Any], parsed: Parsed) -> Verdict:
+    """Right when the parsed answer equals the record's meta label; unparsed is wrong."""
+    if parsed.answer is None:
+        return Verdict(correct=False, outcome="unparsed")
+    correct = parsed.answer == record["meta"]["label"]
+    return Verdict(correct=correct, outcome="correct" if correct else "wrong")
+
+
 class TaskScore(dict):
     """{"metrics": {name: Metric}, ...task-specific plain extras (counts, breakdowns)}."""
 

@@ -33,7 +33,7 @@ from vlmeval.records import Parsed, Request, Verdict
 from vlmeval.schema import is_answer
 from vlmeval.sections import metric_grid
 from vlmeval.stats import CountTable, safe_ratio
-from vlmeval.tasks.base import Task, TaskScore
+from vlmeval.tasks.base import Task, TaskScore, label_verdict
 
 # Per-slice count columns; then (groups, right groups) per group kind.
 N, CORRECT, UNPARSED, SAID_YES, TP, PREDICTED, ACTUAL = range(7)
@@ -97,10 +97,7 @@ class Benchmark(Task):
         raise NotImplementedError
 
     def verdict(self, record: dict[str, Any], parsed: Parsed) -> Verdict:
-        if parsed.answer is None:
-            return Verdict(correct=False, outcome="unparsed")
-        correct = parsed.answer == record["meta"]["label"]
-        return Verdict(correct=correct, outcome="correct" if correct else "wrong")
+        return label_verdict(record, parsed)
 
     def score(self, records: Sequence[dict[str, Any]], policy: str, seed: int) -> TaskScore:
         table = self.count_table(records, policy)

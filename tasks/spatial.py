@@ -29,7 +29,7 @@ from vlmeval.parsing import parse_yes_no
 from vlmeval.errors import DataError
 from vlmeval.records import Parsed, Request, Sample, Verdict
 from vlmeval.stats import CountTable, safe_ratio
-from vlmeval.tasks.base import TASKS, Task, TaskScore
+from vlmeval.tasks.base import TASKS, Task, TaskScore, label_verdict
 
 MAX_PAIRS = 2
 RELATIONS = tuple(prompts.RELATIONS)
@@ -90,10 +90,7 @@ class SpatialTask(Task):
         return parse_yes_no(raw, policy)
 
     def verdict(self, record: dict[str, Any], parsed: Parsed) -> Verdict:
-        if parsed.answer is None:
-            return Verdict(correct=False, outcome="unparsed")
-        correct = parsed.answer == record["meta"]["label"]
-        return Verdict(correct=correct, outcome="correct" if correct else "wrong")
+        return label_verdict(record, parsed)
 
     def score(self, records: Sequence[dict[str, Any]], policy: str, seed: int) -> TaskScore:
         table = self.count_table(records, policy)
