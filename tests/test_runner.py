@@ -126,3 +126,48 @@ def test_batch_size_does_not_change_results(tmp_path):
     a = vlmeval.evaluate("baseline:blind", tasks=["pope"], limit=15, out=tmp_path / "a", batch_size=1)
     b = vlmeval.evaluate("baseline:blind", tasks=["pope"], limit=15, out=tmp_path / "b", batch_size=64)
     assert metrics(a) == metrics(b)
+
+
+class RunsOutOfMemory:
+    """Answers every request with its target, but a batch of more than `fits` requests raises
+    torch's out-of-memory error, as a GPU would."""
+
+    name = "oom"
+    fingerprint = "oom@1"
+    capabilities = frozenset({"generate"})
+
+    def __init__(self, fits):
+        self.fits, self.batches = fits, []
+
+    def generate(self, requests):
+        import torch
+
+        self.batches.append(len(requests))
+        if len(requests) > self.fits:
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+        return [r.target for r in requests]
+
+    def info(self):
+        return {"params": 0, "image_tokens": 0}
+
+    def counters(self):
+        return {}
+
+
+def test_batch_size_auto_halves_on_out_of_memory_and_records_what_fitted(tmp_path):
+    from vlmeval.runner import RunConfig, run
+
+    adapter = RunsOutOfMemory(fits=12)
+    result = run(RunConfig(model="oom", tasks=("pope",), limit=30, batch_size="auto",
+                           out=tmp_path / "auto"), adapter)
+    tasks = result.results["tasks"]
+    assert tasks["pope"]["errors"] == 0 and tasks["pope"]["metrics"]["mean/accuracy"]["value"] == 1.0
+    # 64 -> 32 -> 16 -> 8 (the first batch halves three times), then batches of 8, none alone
+    assert adapter.batches[:4] == [64, 32, 16, 8] and set(adapter.batches[4:-1]) == {8}
+    assert 1 not in adapter.batches
+    attempt = json.loads((tmp_path / "auto" / "run.json").read_text())["attempts"][-1]
+    assert attempt["batch_size_found"] == {"pope": 8}
+    # a fixed batch size that does not fit is split in halves, not run request by request
+    fixed = RunsOutOfMemory(fits=12)
+    run(RunConfig(model="oom", tasks=("pope",), limit=30, batch_size=32, out=tmp_path / "fixed"), fixed)
+    assert fixed.batches[:7] == [32, 16, 8, 8, 16, 8, 8] and min(fixed.batches) > 1

@@ -32,6 +32,12 @@ def _bounded(convert, low: float, high: float, what: str):
 
 
 _positive_int = _bounded(int, 1, float("inf"), "a whole number >= 1")
+
+
+def _batch_size(text: str) -> int | str:
+    if text == "auto":
+        return text
+    return _bounded(int, 1, float("inf"), "a whole number >= 1 or auto")(text)
 _seed = _bounded(int, 0, float("inf"), "a whole number >= 0")
 _rate = _bounded(float, 0.0, 1.0, "a number between 0 and 1")
 
@@ -157,7 +163,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--out", type=Path, help="run directory (default: runs/<model>__<suite>)")
     run.add_argument("--limit", type=_positive_int,
                      help="use at most N samples per task (default: the suite's, else all)")
-    run.add_argument("--batch-size", type=_positive_int, default=8, help="requests per batch (8)")
+    run.add_argument("--batch-size", type=_batch_size, default=8, metavar="N|auto",
+                     help="requests per batch (8); auto: start at 64 and halve whenever a batch "
+                          "runs out of memory (run.json records the size found)")
     run.add_argument("--seed", type=_seed, default=0, help="seed for sampling and bootstrap (0)")
     run.add_argument("--policy", default="official", choices=["official", "strict"],
                      help="main parsing policy; results also report the other (official)")

@@ -45,7 +45,7 @@ class RunConfig:
     tasks: tuple[str, ...] = ()
     out: Path | None = None
     limit: int | None = None
-    batch_size: int = 8
+    batch_size: int | str = 8  # or "auto": start at AUTO_BATCH and halve on out-of-memory
     seed: int = 0
     policy: str = "official"
     overwrite: bool = False
@@ -127,10 +127,34 @@ def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
-def predict(adapter: Adapter, batch: Sequence[Request]) -> list[Prediction]:
+AUTO_BATCH = 64  # --batch-size auto starts here
+
+
+class BatchSize:
+    """The batch size a task runs with: fixed, or with --batch-size auto the largest that fits,
+    found by halving from AUTO_BATCH whenever a batch runs out of memory (then kept)."""
+
+    def __init__(self, requested: int | str) -> None:
+        self.auto = requested == "auto"
+        self.size = AUTO_BATCH if self.auto else int(requested)
+
+    def shrink(self, failed: int) -> None:
+        if self.auto:
+            self.size = min(self.size, max(1, failed // 2))
+
+
+def out_of_memory(error: BaseException) -> bool:
+    """torch's OutOfMemoryError (CUDA, MPS) or an allocator's "out of memory" message."""
+    return type(error).__name__ == "OutOfMemoryError" or "out of memory" in str(error).lower()
+
+
+def predict(adapter: Adapter, batch: Sequence[Request],
+            sizer: BatchSize | None = None) -> list[Prediction]:
     """Run one batch; a failing batch is retried request by request so one bad sample is
     recorded with its error and the rest go on (an adapter may also report a single request's
-    failure as `Failed`). A model that stays unreachable (`Unavailable`) stops the run."""
+    failure as `Failed`). A batch that runs out of memory is split in halves (and with
+    --batch-size auto the run's batch size shrinks to match). A model that stays unreachable
+    (`Unavailable`) stops the run."""
     start = time.perf_counter()
     try:
         raws = adapter.generate(batch)
@@ -142,6 +166,15 @@ def predict(adapter: Adapter, batch: Sequence[Request]) -> list[Prediction]:
     except Unavailable:
         raise
     except Exception as e:  # noqa: BLE001 - any model failure is recorded, never fatal
+        if len(batch) > 1 and out_of_memory(e):
+            if sizer is not None:
+                sizer.shrink(len(batch))
+            out, i = [], 0
+            while i < len(batch):  # in halves, or at the (shrinking) size auto has found
+                size = sizer.size if sizer is not None and sizer.auto else len(batch) // 2
+                out += predict(adapter, batch[i:i + size], sizer)
+                i += size
+            return out
         if len(batch) > 1:
             return [p for r in batch for p in predict(adapter, [r])]
         return [Prediction(batch[0].request_id, None, error=f"{type(e).__name__}: {e}")]
@@ -187,10 +220,11 @@ def _stored(store: RunStore, tasks: Sequence[Task]) -> int:
 
 
 def run_task(task: Task, plan: Sequence[Request], adapter: Adapter, store: RunStore,
-             config: RunConfig, ranks: distributed.Ranks | None = None) -> None:
+             config: RunConfig, ranks: distributed.Ranks | None = None) -> int | None:
     """Compute every planned request without a stored answer (new ones, and failed ones again),
     then compact the task's file to one line per request in planned order. Under torchrun a
-    rank computes its share and appends to its shard; rank 0 merges the shards afterwards."""
+    rank computes its share and appends to its shard; rank 0 merges the shards afterwards.
+    Returns the batch size --batch-size auto settled on (None for a fixed size)."""
     writer = store if ranks is None else store.shard(ranks.rank)
     writer.samples_dir.mkdir(parents=True, exist_ok=True)
     lines, damaged = writer.scan(task.name, repair=True)
@@ -208,25 +242,30 @@ def run_task(task: Task, plan: Sequence[Request], adapter: Adapter, store: RunSt
                          f"run's plan; pass --out to use another directory or --overwrite")
     # A served model keeps max_concurrency requests in flight within a batch: batches of at
     # least twice that keep it busy.
-    size = max(config.batch_size, 2 * getattr(adapter, "max_concurrency", 0))
-    mine = plan if ranks is None else ranks.shard(plan, size)
+    sizer = BatchSize(config.batch_size)
+    sizer.size = max(sizer.size, 2 * getattr(adapter, "max_concurrency", 0))
+    mine = plan if ranks is None else ranks.shard(plan, sizer.size)
     pending = [r for r in mine if r.request_id not in stored or not is_answer(stored[r.request_id])]
     label = task.name if ranks is None else f"{task.name} [rank {ranks.rank}/{ranks.world}]"
     with Progress(label, len(mine), len(mine) - len(pending), quiet=config.quiet,
                   every=config.progress_every) as progress:
-        for start in range(0, len(pending), size):
-            batch = pending[start:start + size]
-            preds = predict(adapter, batch)
+        start = 0
+        while start < len(pending):
+            batch = pending[start:start + sizer.size]
+            start += len(batch)
+            preds = predict(adapter, batch, sizer)
             writer.append(task.name, [make_record(task, r, p, config.policy)
                                       for r, p in zip(batch, preds)])
             progress.update(len(batch), errors=sum(p.error is not None for p in preds))
     writer.sync(task.name)
+    found = sizer.size if sizer.auto else None
     if ranks is not None or fresh:  # a fresh file holds one line per request in plan order
-        return
+        return found
     lines, damaged = store.scan(task.name)
     if damaged or [r["request_id"] for r in lines] != [r.request_id for r in plan]:
         latest = {r["request_id"]: r for r in lines}
         store.compact(task.name, [latest[r.request_id] for r in plan])
+    return found
 
 
 class TaskRecords(Mapping):
@@ -272,8 +311,8 @@ def run(config: RunConfig, adapter: Adapter | None = None) -> RunResult:
     adapter: an already built adapter (Python API); by default built from config.model.
     """
     check_policy(config.policy)
-    if config.batch_size < 1:
-        raise ConfigError(f"--batch-size must be at least 1, got {config.batch_size}")
+    if config.batch_size != "auto" and (not isinstance(config.batch_size, int) or config.batch_size < 1):
+        raise ConfigError(f"--batch-size must be a whole number >= 1 or auto, got {config.batch_size!r}")
     if config.seed < 0:
         raise ConfigError(f"--seed must be a whole number >= 0, got {config.seed}")
     data = config.task_data()
@@ -363,7 +402,9 @@ def _run_locked(config: RunConfig, adapter: Adapter, tasks: list[Task],
     # the report) leaves the run `interrupted`; the same command resumes it.
     try:
         for task in tasks:
-            run_task(task, plans[task.name], adapter, store, config, ranks)
+            found = run_task(task, plans[task.name], adapter, store, config, ranks)
+            if found is not None:  # --batch-size auto: what fitted, per task
+                meta["attempts"][-1].setdefault("batch_size_found", {})[task.name] = found
         if ranks is not None:  # every rank done: their counters, then their shards merged
             counters = distributed.summed(ranks.gather(adapter.counters()))
             ranks.close()

@@ -123,7 +123,7 @@ RUN_FIELDS: dict[str, str] = {
     "started": "ISO time of the first attempt", "finished": "ISO time it finished, or null",
     "seed": "sampling and bootstrap seed", "policy": "main parsing policy of the run",
     "max_error_rate": "errored share of a task's requests above which the run is incomplete",
-    "limit": "--limit, or null", "batch_size": "requests per batch", "suite": "suite or null",
+    "limit": "--limit, or null", "batch_size": "requests per batch, or auto", "suite": "suite or null",
     "versions": "python, vlmeval, torch, transformers, numpy, pillow, git_rev",
     "model": "spec, adapter, fingerprint, and what the adapter reports (params, image_tokens...)",
     "tasks": "one entry per task (TASK_FIELDS)",
