@@ -9,7 +9,9 @@ gives the verdicts; the probe only changes images and compares.
 - blind: the same question with the image removed, blank, or noise.
 
 Write `image_swap:counting` or `blind:vqa` to run over another task (`image_swap` alone is
-`image_swap:pope`).
+`image_swap:pope`); `--data blind:hallusionbench=PATH` gives the base task its files, so the
+probes run over the public benchmarks too (HallusionBench asks each question of several
+figures: image_swap's partners).
 """
 
 from __future__ import annotations
@@ -35,14 +37,20 @@ class VariantProbe(Task):
 
     variants: tuple[str, ...] = ()
 
-    def __init__(self, *, base: str = "pope", **common: Any) -> None:
+    def __init__(self, *, base: str = "pope", data=None, images=None, **common: Any) -> None:
         from vlmeval.tasks.suites import resolve_task
 
         super().__init__(**common)
         if base in PROBES and issubclass(PROBES.get(base), VariantProbe):
             raise ConfigError(f"{type(self).name}: base {base!r} is itself a variant probe; "
                               f"name a task such as pope, counting or vqa")
-        self.base = resolve_task(base)(limit=self.limit, seed=self.seed)
+        # --data for `blind:hallusionbench` is the base task's: the probe varies its requests
+        base_class = resolve_task(base)
+        if data is not None and not base_class.reads_data:
+            raise ConfigError(f"task {base!r} reads only its built-in data; --data for "
+                              f"{type(self).name}:{base} applies to bases that read files")
+        self.base = base_class(limit=self.limit, seed=self.seed,
+                               **({"data": data, "images": images} if data is not None else {}))
         self.base_name = base
         self.skipped = 0  # image_swap: questions with no partner image (set by requests())
         # Runs over other bases keep separate sample files and results.

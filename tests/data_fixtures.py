@@ -85,7 +85,7 @@ def _placeholders(folder: Path, names) -> None:
     for i, name in enumerate(names):
         path = folder / name
         path.parent.mkdir(parents=True, exist_ok=True)
-        Image.new("RGB", (16, 16), (40 * i % 256, 90, 160)).save(path)
+        Image.new("RGB", (16, 16), (i % 256, i // 256 % 256, 160)).save(path)  # all distinct
 
 
 def _parquet(path: Path, rows: list[dict]) -> Path:

@@ -129,6 +129,24 @@ def test_hallusionbench_fixture_by_hand(tmp_path):
     assert len(HALLUSION_ROWS) == 7
 
 
+def test_the_probes_run_over_a_benchmark_from_its_files(tmp_path):
+    """blind:hallusionbench and image_swap:hallusionbench: --data goes to the base task."""
+    data, images = hallusionbench_file(tmp_path / "data")
+    for model, flip in (("oracle", 1.0), ("always-yes", 0.0)):
+        out = tmp_path / f"swap-{model}"
+        assert main(["run", "--model", f"baseline:{model}", "--tasks", "image_swap:hallusionbench",
+                     "--data", f"image_swap:hallusionbench={data}", "--images", str(images),
+                     "--out", str(out), "-q"]) == 0
+        swap = json.loads((out / "results.json").read_text())["tasks"]["image_swap:hallusionbench"]
+        # each question asked of figures with opposite answers: VS q0 (figures 1, 2), VD q0, q1
+        assert swap["metrics"]["flip_rate"]["value"] == flip and swap["metrics"]["flip_rate"]["n"] > 0
+    out = tmp_path / "blind"
+    assert main(["run", "--model", "baseline:oracle", "--tasks", "blind:hallusionbench", "--data",
+                 f"blind:hallusionbench={data}", "--images", str(images), "--out", str(out), "-q"]) == 0
+    blind = json.loads((out / "results.json").read_text())["tasks"]["blind:hallusionbench"]
+    assert blind["metrics"]["original/accuracy"]["value"] == 1.0
+
+
 def test_limit_keeps_whole_units_so_groups_stay_whole(tmp_path):
     data, images = hallusionbench_file(tmp_path / "data")
     result = _run(tmp_path, "always-yes", "hallusionbench", data, images, "--limit", "1")
