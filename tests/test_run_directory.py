@@ -261,7 +261,7 @@ def test_rescore_names_a_task_whose_version_changed(tmp_path, capsys, monkeypatc
 
 def test_rescore_of_an_unfinished_run_is_a_one_line_error(tmp_path, capsys):
     with pytest.raises(KeyboardInterrupt):
-        run(RunConfig(model="test:flaky", tasks=("pope",), limit=5, out=tmp_path / "r"),
+        run(RunConfig(model="test:flaky", tasks=("pope",), limit=5, batch_size=8, out=tmp_path / "r"),
             FlakyAdapter(interrupt_after=2))
     assert main(["rescore", str(tmp_path / "r")]) == 2
     err = capsys.readouterr().err

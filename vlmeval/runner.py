@@ -45,7 +45,7 @@ class RunConfig:
     tasks: tuple[str, ...] = ()
     out: Path | None = None
     limit: int | None = None
-    batch_size: int | str = 8  # or "auto": start at AUTO_BATCH and halve on out-of-memory
+    batch_size: int | str = 32  # or "auto": start at AUTO_BATCH and halve on out-of-memory
     seed: int = 0
     policy: str = "official"
     overwrite: bool = False
