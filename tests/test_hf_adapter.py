@@ -100,6 +100,16 @@ def test_vision_tower_runs_once_per_distinct_image(checkpoint):
     assert cached.counters()["vision_rows"] == distinct
 
 
+def test_a_batch_with_more_distinct_images_than_the_cache_holds(checkpoint):
+    if checkpoint.name != "llava":
+        pytest.skip("the cache's bookkeeping is the same for every family")
+    small = resolve_model(str(checkpoint), options={"vision_cache": 2})
+    plain = resolve_model(str(checkpoint), options={"vision_cache": 0})
+    requests = _requests()  # four distinct images
+    assert small.generate(requests) == plain.generate(requests)
+    assert small.counters()["vision_rows"] == 4 and len(small.vision_cache.items) == 2
+
+
 def test_generate_and_score_agree_on_the_chosen_option(checkpoint):
     adapter = resolve_model(str(checkpoint))
     requests = [replace(r, max_new_tokens=1) for r in _requests(8) if r.image is not None]

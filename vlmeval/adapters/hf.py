@@ -86,19 +86,21 @@ class VisionCache:
         keys = [(context, hashlib.blake2b(row.detach().contiguous().view(-1).view(torch.uint8)
                                           .cpu().numpy().tobytes(), digest_size=16).hexdigest())
                 for row in pixel_values]
-        as_list = False
+        batch: dict = {}  # this call's rows, kept even when the LRU evicts them
         for i, key in enumerate(keys):
+            if key in batch:
+                continue
             if key in self.items:
                 self.items.move_to_end(key)
+                batch[key] = self.items[key]
                 continue
             out = self.original(pixel_values=pixel_values[i:i + 1], **{**kwargs, "return_dict": True})
             features = out.pooler_output
-            as_list = isinstance(features, (list, tuple))
             self.rows += 1
-            self.items[key] = (features[0], as_list)
-            while len(self.items) > self.capacity:
-                self.items.popitem(last=False)
-        rows = [self.items[k] for k in keys]
+            batch[key] = self.items[key] = (features[0], isinstance(features, (list, tuple)))
+        while len(self.items) > self.capacity:
+            self.items.popitem(last=False)
+        rows = [batch[k] for k in keys]
         features = ([f for f, _ in rows] if rows[0][1] else torch.stack([f for f, _ in rows]))
         return BaseModelOutputWithPooling(pooler_output=features)
 
