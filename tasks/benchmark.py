@@ -101,7 +101,7 @@ class Benchmark(Task):
 
     def score(self, records: Sequence[dict[str, Any]], policy: str, seed: int) -> TaskScore:
         table = self.count_table(records, policy)
-        names = {m: self.authors_name(m) for m in table.metrics if self.authors_name(m)}
+        names = {m: name for m in table.metrics if (name := self.authors_name(m))}
         notes = ["authors' names: " + ", ".join(f"{m} = {a}" for m, a in self.authors_names.items()),
                  *self.differences]
         slices = sorted({m.rpartition("/")[0] for m in table.metrics if "/" in m})
@@ -254,6 +254,5 @@ class ChoiceBenchmark(Benchmark):
         raise NotImplementedError("multiple-choice answers are read with their options (read)")
 
     def count_table(self, records: Sequence[dict[str, Any]], policy: str) -> CountTable:
-        table = answer_table(records, lambda r: self.read(r, policy),
-                             self.group_kinds if self.circular else (), None, yes_no=False)
-        return table
+        return answer_table(records, lambda r: self.read(r, policy),
+                            self.group_kinds if self.circular else (), None, yes_no=False)

@@ -90,12 +90,8 @@ class CountBench(CountingBenchmark):
 
     def load(self, path: Path, images: Path | None) -> list[Request]:
         fix = "pass the CountBenchQA parquet file (columns image, question, number) unchanged"
-        if not (path.suffix == ".parquet" or hf.is_saved_dataset(path)):
-            raise DataError(f"{path}: expected a parquet file or save_to_disk folder; {fix}")
         out = []
-        for where, row, image in hf.rows(path):
-            if image is None or row.get("question") is None:
-                raise DataError(f"{where}: missing column {'image' if image is None else 'question'!r}; {fix}")
+        for where, row, image in hf.benchmark_rows(path, ("question",), fix):
             count = _count(row.get("number"), where, "number", fix)
             rid = where.rpartition(" ")[2]
             out.append(self.request(rid, rid, str(row["question"]), image, count))

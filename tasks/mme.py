@@ -56,8 +56,7 @@ class MME(Benchmark):
                      "perception_score": "Perception", "cognition_score": "Cognition"}
 
     def load(self, path: Path, images: Path | None) -> list[Request]:
-        items = self._parquet(path) if hf.is_saved_dataset(path) or path.suffix == ".parquet" \
-            else self._folders(path, images)
+        items = self._parquet(path) if hf.is_dataset(path) else self._folders(path, images)
         out = []
         for n, (where, subtask, image_name, image, question, answer) in enumerate(items):
             label = str(answer).strip().lower()
@@ -73,11 +72,8 @@ class MME(Benchmark):
         return out
 
     def _parquet(self, path: Path):
-        for where, row, image in hf.rows(path):
-            missing = next((c for c in ("question_id", "question", "answer", "category")
-                            if row.get(c) is None), None)
-            if missing or image is None:
-                raise DataError(f"{where}: missing column {missing or 'image'!r}; {FIX}")
+        for where, row, image in hf.benchmark_rows(
+                path, ("question_id", "question", "answer", "category"), FIX):
             yield where, str(row["category"]), str(row["question_id"]), image, row["question"], row["answer"]
 
     def _folders(self, path: Path, images: Path | None):

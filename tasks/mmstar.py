@@ -73,14 +73,9 @@ class MMStar(ChoiceBenchmark):
     authors_names = {"accuracy": "Avg. (accuracy)", "circular_accuracy": "CircularEval accuracy"}
 
     def items(self, path: Path, images: Path | None) -> list[ChoiceItem]:
-        if not (path.suffix == ".parquet" or hf.is_saved_dataset(path)):
-            raise DataError(f"{path}: expected MMStar's parquet file or a save_to_disk folder; {FIX}")
         out = []
-        for where, row, image in hf.rows(path):
-            missing = next((c for c in ("index", "question", "answer", "category", "l2_category")
-                            if row.get(c) is None), None)
-            if missing or image is None:
-                raise DataError(f"{where}: missing column {missing or 'image'!r}; {FIX}")
+        for where, row, image in hf.benchmark_rows(
+                path, ("index", "question", "answer", "category", "l2_category"), FIX):
             split = split_options(str(row["question"]))
             if split is None:
                 raise DataError(f"{where}: column 'question' does not end with \"Options: A: ..., "

@@ -69,15 +69,8 @@ class NaturalBench(Benchmark):
                      "group_accuracy": "G_Acc"}
 
     def load(self, path: Path, images: Path | None) -> list[Request]:
-        if not (path.suffix == ".parquet" or hf.is_saved_dataset(path)):
-            raise DataError(f"{path}: expected NaturalBench's parquet file or a save_to_disk "
-                            f"folder; {FIX}")
         out = []
-        for where, row, refs in hf.rows(path, ("Image_0", "Image_1")):
-            missing = next((c for c in COLUMNS if row.get(c) is None), None)
-            missing = missing or next((c for c, ref in refs.items() if ref is None), None)
-            if missing:
-                raise DataError(f"{where}: missing column {missing!r}; {FIX}")
+        for where, row, refs in hf.benchmark_rows(path, COLUMNS, FIX, ("Image_0", "Image_1")):
             kind = str(row["Question_Type"])
             if kind not in SUFFIX:
                 raise DataError(f"{where}: column 'Question_Type' is {kind!r}; expected yes_no or "

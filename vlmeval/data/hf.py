@@ -127,6 +127,27 @@ def rows(path: Path, image_columns: tuple[str, ...] = ("image",)):
         yield where, row, images if len(image_columns) > 1 else images[image_columns[0]]
 
 
+def is_dataset(path: Path) -> bool:
+    """A parquet file or a save_to_disk folder."""
+    return path.suffix == ".parquet" or is_saved_dataset(path)
+
+
+def benchmark_rows(path: Path, columns: tuple[str, ...], fix: str,
+                   image_columns: tuple[str, ...] = ("image",)):
+    """`rows(path, image_columns)` of a benchmark's dataset with every column in `columns` and
+    every image column present in each row; otherwise a one-line DataError naming the file, the
+    row and the column, ending with `fix`."""
+    if not is_dataset(path):
+        raise DataError(f"{path}: expected a parquet file or a datasets save_to_disk folder; {fix}")
+    for where, row, images in rows(path, image_columns):
+        refs = images if isinstance(images, dict) else {image_columns[0]: images}
+        missing = next((c for c in columns if row.get(c) is None), None) or \
+            next((c for c, ref in refs.items() if ref is None), None)
+        if missing is not None:
+            raise DataError(f"{where}: missing column {missing!r}; {fix}")
+        yield where, row, images
+
+
 def load(path: Path, task: str, limit: int | None = None) -> list[Sample]:
     out = []
     columns: set[str] | None = None

@@ -61,14 +61,17 @@ def python_tokenize(caption: str) -> str:
     return " ".join(t for t in tokens if t not in _DROP)
 
 
+def no_java() -> str | None:
+    """Why the Java tools (PTB tokenizer, METEOR) will not run here, or None if they may."""
+    if os.environ.get(TOKENIZER_ENV, "").lower() == "python":
+        return f"{TOKENIZER_ENV}=python"
+    return "java not found" if shutil.which("java") is None else None
+
+
 def tokenize(captions: Captions) -> tuple[dict[str, list[str]], str]:
     """Tokenised captions and the tokenizer that ran ("ptb-java" or "python: <why>")."""
-    forced = os.environ.get(TOKENIZER_ENV, "").lower() == "python"
-    if forced:
-        why = f"{TOKENIZER_ENV}=python"
-    elif shutil.which("java") is None:
-        why = "java not found"
-    else:
+    why = no_java()
+    if why is None:
         try:
             return _java_tokenize(captions), "ptb-java"
         except Exception as e:  # noqa: BLE001 - any Java failure falls back, and says why
@@ -102,10 +105,9 @@ def _stderr_to(file) -> Iterator[None]:
 
 def meteor_scores(gts: Captions, res: Captions) -> tuple[float, list[float], str] | str:
     """pycocoevalcap's METEOR (corpus value, per-image values, what ran), or why it did not run."""
-    if os.environ.get(TOKENIZER_ENV, "").lower() == "python":
-        return f"not computed ({TOKENIZER_ENV}=python: no Java)"
-    if shutil.which("java") is None:
-        return "not computed (java not found; METEOR runs pycocoevalcap's meteor-1.5.jar)"
+    why = no_java()
+    if why is not None:
+        return f"not computed ({why}; METEOR runs pycocoevalcap's meteor-1.5.jar)"
     from pycocoevalcap.meteor import meteor
 
     paraphrases = os.path.join(os.path.dirname(meteor.__file__), "data", "paraphrase-en.gz")
