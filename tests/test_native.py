@@ -85,7 +85,33 @@ def test_encoder_runs_once_per_unique_image(checkpoint):
     adapter.generate(requests[:2])
     adapter.generate(requests)
     adapter.score(requests)
-    assert adapter.counters() == {"encoder_calls": 3, "scored_from_prefill": len(requests)}
+    counters = adapter.counters()
+    assert counters.pop("prefix_calls", 3) == 3  # the image prefix through the LM once per image
+    assert counters == {"encoder_calls": 3, "scored_from_prefill": len(requests)}
+
+
+def test_shared_image_prefix_gives_the_unshared_outputs_and_scores(checkpoint):
+    """The image prefix computed once per image and attended to from each question's prefill:
+    the same generated text and scores as every request's own full prefill (float rounding
+    apart: the prefix's keys come from a different matmul), in batches that mix images, text
+    requests, questions of several lengths and a cache smaller than the batch's images."""
+    plain = NativeAdapter("plain", checkpoint, cache=FeatureCache(), prefix_cache=0)
+    if plain.model.connector.kind != "prefix":
+        pytest.skip("cross_attn models have no image prefix")
+    requests = _requests(n_images=4)
+    requests += [replace(r, request_id=r.request_id + "/long", max_new_tokens=6,
+                         prompt=r.prompt + " Look at the picture again and answer.")
+                 for r in requests[::3]]
+    expected = plain.generate(requests)
+    for capacity in (None, 1):  # the default, and a cache smaller than a batch's images
+        shared = NativeAdapter("shared", checkpoint, cache=FeatureCache(), prefix_cache=capacity)
+        for batch in (requests[:5], requests[5:], requests):  # the last: prefixes cached
+            assert shared.generate(batch) == plain.generate(batch)
+            for got, want in zip(shared.score(batch), plain.score(batch)):
+                assert got == pytest.approx(want, abs=1e-5)
+        assert shared.generate(requests) == expected
+    assert plain.counters().get("prefix_calls") is None and "prefix_calls" in shared.counters()
+    assert NativeAdapter("s", checkpoint, cache=FeatureCache()).info()["image_prefix"].startswith("once")
 
 
 def test_one_token_options_are_scored_from_generates_prefill(checkpoint):
@@ -108,7 +134,9 @@ def test_run_records_encoder_calls_equal_to_unique_images(checkpoint, tmp_path):
     meta = json.loads((result.run_dir / "run.json").read_text())
     assert meta["model"]["adapter"] == "NativeAdapter"
     assert meta["tasks"][0]["n_requests"] == 4 * 3 * 6  # 4 images, 3 settings, 6 questions
-    assert meta["attempts"][-1]["counters"] == {"encoder_calls": 4, "scored_from_prefill": 72}
+    counters = meta["attempts"][-1]["counters"]
+    assert counters.pop("prefix_calls", 4) == 4  # prefix connectors: once per image
+    assert counters == {"encoder_calls": 4, "scored_from_prefill": 72}
     assert meta["model"]["image_tokens"] == adapter.model.image_tokens
 
 
@@ -239,3 +267,12 @@ def test_training_again_reproduces_the_weights(tmp_path):
     assert a["losses"] == b["losses"]
     wa, wb = (load_file(str(tmp_path / d / "model.safetensors")) for d in "ab")
     assert wa.keys() == wb.keys() and all(torch.equal(wa[k], wb[k]) for k in wa)
+
+
+def test_prefix_cache_model_arg(checkpoint):
+    off = resolve_model(str(checkpoint), options={"prefix_cache": "0"})
+    assert off.prefixes is None and off.info()["image_prefix"] == "in every request's prefill"
+    with pytest.raises(ConfigError, match="prefix_cache=many: expected a number of images"):
+        resolve_model(str(checkpoint), options={"prefix_cache": "many"})
+    with pytest.raises(ConfigError, match="--model-arg dtype: not an option of vlmeval checkpoints"):
+        resolve_model(str(checkpoint), options={"dtype": "float16"})

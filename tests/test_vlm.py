@@ -117,6 +117,19 @@ def test_kv_cache_and_left_padding_match_the_plain_forward(name):
     step, _ = model(torch.tensor([long[-1:]]), feats[:1] if name == "cross_attn" else None,
                     torch.tensor([True]), past=cache)
     torch.testing.assert_close(step[0, -1], ref_long[0, -1], atol=1e-5, rtol=1e-5)
+    # Decoding into reserved buffers (in place) gives the concatenating cache's numbers exactly.
+    _, buffered = model(torch.tensor([long[:-3]]), feats[:1], torch.tensor([True]))
+    buffered = model.lm.reserve(buffered, len(long))
+    _, concatenated = model(torch.tensor([long[:-3]]), feats[:1], torch.tensor([True]))
+    memory = feats[:1] if name == "cross_attn" else None
+    for token in long[-3:]:
+        a, buffered = model(torch.tensor([[token]]), memory, torch.tensor([True]), past=buffered)
+        b, concatenated = model(torch.tensor([[token]]), memory, torch.tensor([True]),
+                                past=concatenated)
+        assert torch.equal(a, b)
+    assert model.lm.past_length(buffered) == len(long)
+    with pytest.raises(ValueError, match="KV buffer holds"):
+        model(torch.tensor([[5]]), memory, torch.tensor([True]), past=buffered)
 
 
 @pytest.mark.parametrize("name", CONNECTORS.names())

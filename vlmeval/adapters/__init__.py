@@ -44,8 +44,17 @@ def _native_detect(path: Path) -> bool:
 def _native_load(spec: str, path: Path, **options) -> Adapter:
     from vlmeval.adapters.native import NativeAdapter
     accept = options.pop("accept_changed_weights", False)
-    _no_options(spec, options)
-    return NativeAdapter(spec, path, accept_changed_weights=accept)
+    prefix_cache = options.pop("prefix_cache", None)
+    if prefix_cache is not None:
+        try:
+            prefix_cache = int(prefix_cache)
+        except ValueError:
+            raise ConfigError(f"--model-arg prefix_cache={prefix_cache}: expected a number of "
+                              f"images (0 turns the shared image prefix off)") from None
+    if options:
+        raise ConfigError(f"--model-arg {next(iter(options))}: not an option of vlmeval checkpoints "
+                          f"(they read prefix_cache and --accept-changed-weights)")
+    return NativeAdapter(spec, path, accept_changed_weights=accept, prefix_cache=prefix_cache)
 
 
 def _no_options(spec: str, options: dict) -> None:

@@ -1,7 +1,11 @@
 """NativeAdapter: our own VLM from a checkpoint directory (`vlmeval.vlm.checkpoint`).
 
 - generate: batched greedy decoding with a KV cache; prompts are left-padded with an attention
-  mask, so a request decodes the same alone or in a batch.
+  mask, so a request decodes the same alone or in a batch. The image's prefix of every prompt
+  (<bos> and the image tokens, the same for every question about that image) goes through the
+  LM once per image: its keys and values are kept per image (an LRU within 256 MiB)
+  and each request's prefill computes only its question, attending to them (prefix connectors
+  on the built-in LM; the same outputs, scores equal to float rounding, tests/test_native.py).
 - score: log-probabilities of each request's options from one forward pass over
   prompt + option rows (the sum over the option's tokens, as lm-evaluation-harness does).
 - Vision features are cached by (encoder fingerprint, image sha256), shared by every adapter in
@@ -23,7 +27,7 @@ from PIL import Image
 from vlmeval.adapters.base import same_request
 from vlmeval.data import load_images
 from vlmeval.data.scenes import image_sha256
-from vlmeval.records import Request
+from vlmeval.records import ImageRef, Request
 from vlmeval.vlm import template
 from vlmeval.vlm.checkpoint import load_checkpoint
 from vlmeval.vlm.tokenizer import PAD
@@ -49,6 +53,8 @@ class FeatureCache:
 
 
 FEATURES = FeatureCache()
+PREFIX_CACHE_BYTES = 256 * 2**20  # image prefixes' keys and values kept (68 KB each on the zoo
+# models: 3,855 images, more than the main job's 2,173)
 
 
 def _digest(*parts: bytes) -> str:
@@ -64,7 +70,7 @@ class NativeAdapter:
     capabilities = frozenset({"generate", "score"})
 
     def __init__(self, name: str, path: Path | str, cache: FeatureCache = FEATURES,
-                 accept_changed_weights: bool = False) -> None:
+                 accept_changed_weights: bool = False, prefix_cache: int | None = None) -> None:
         self.name = name
         self.path = Path(path)
         self.model, self.tokenizer, self.train_record = load_checkpoint(
@@ -79,14 +85,30 @@ class NativeAdapter:
         self.prefill_scored = 0  # requests whose option scores came from generate's prefill
         self._option_cache: dict[str, list[int]] = {}
         self.image_size = self.model.cfg.vision.image_size
+        # Shared image prefix: for prefix connectors on the built-in LM (an HF LM's cache and a
+        # cross_attn model's per-step memory do not split this way).
+        # prefix_cache: images kept (None: as many as PREFIX_CACHE_BYTES holds; 0: off).
+        self._prefix = template.prompt_ids(self.tokenizer, "", self.model.image_tokens)[
+            : 1 + self.model.image_tokens]  # <bos> <image> x image_tokens
+        lm = self.model.cfg.lm
+        if prefix_cache is None:  # keys and values, float32, every layer
+            prefix_cache = max(1, PREFIX_CACHE_BYTES // (2 * 4 * lm.depth * lm.dim * len(self._prefix)))
+        self.prefixes = (FeatureCache(prefix_cache) if prefix_cache > 0 and lm.hf is None
+                         and self.model.connector.kind == "prefix" else None)
+        self.prefix_calls = 0  # images whose prefix went through the LM
 
     def info(self) -> dict:
         return {"params": self.model.num_params(), "image_tokens": self.model.image_tokens,
                 "connector": self.model.cfg.connector.name,
-                "encoder_fingerprint": self.encoder_fingerprint}
+                "encoder_fingerprint": self.encoder_fingerprint,
+                "image_prefix": (f"once per image (the last {self.prefixes.capacity} kept)"
+                                 if self.prefixes is not None else "in every request's prefill")}
 
     def counters(self) -> dict:
-        return {"encoder_calls": self.encoder_calls, "scored_from_prefill": self.prefill_scored}
+        counters = {"encoder_calls": self.encoder_calls, "scored_from_prefill": self.prefill_scored}
+        if self.prefixes is not None:
+            counters["prefix_calls"] = self.prefix_calls
+        return counters
 
     # --- images -> features -------------------------------------------------------------------
 
@@ -100,19 +122,23 @@ class NativeAdapter:
     def _features(self, requests: Sequence[Request]) -> torch.Tensor | None:
         """Connector features of the requests that have an image, in request order."""
         refs = [r.image for r in requests if r.image is not None]
-        if not refs:
-            return None
-        images = load_images(refs)
-        keys = [(self.encoder_fingerprint, ref.sha256 or image_sha256(img))
-                for ref, img in zip(refs, images)]
-        todo = {k: img for k, img in zip(keys, images) if self.cache.get(k) is None}
+        return self._image_features(refs) if refs else None
+
+    def _image_features(self, refs: Sequence[ImageRef]) -> torch.Tensor:
+        fp = self.encoder_fingerprint
+        distinct = list(dict.fromkeys(refs))
+        # An image whose features are cached is not decoded again: its sha256 is its key.
+        missing = [ref for ref in distinct if not ref.sha256 or self.cache.get((fp, ref.sha256)) is None]
+        images = dict(zip(missing, load_images(missing)))
+        digest = {ref: ref.sha256 or image_sha256(images[ref]) for ref in distinct}
         # One image per encoder call: an image's features are then the same bits whichever
         # images share its batch (a batched matmul's rows can differ in the last bits with the
         # batch's size), so results do not depend on batching, resuming or torchrun sharding.
-        for key, img in todo.items():
-            self.cache.put(key, self.model.vision(self._pixels(img)[None])[0])
-            self.encoder_calls += 1
-        patches = torch.stack([self.cache.get(k) for k in keys])  # (B_img, N, Dv)
+        for ref in missing:
+            if self.cache.get((fp, digest[ref])) is None:
+                self.cache.put((fp, digest[ref]), self.model.vision(self._pixels(images[ref])[None])[0])
+                self.encoder_calls += 1
+        patches = torch.stack([self.cache.get((fp, digest[ref])) for ref in refs])  # (B_img, N, Dv)
         return self.model.connector(patches)
 
     # --- batching -----------------------------------------------------------------------------
@@ -126,12 +152,11 @@ class NativeAdapter:
     def generate(self, requests: Sequence[Request]) -> list[str]:
         if not requests:
             return []
-        features = self._features(requests)
-        image_rows = torch.tensor([r.image is not None for r in requests])
-        ids, mask = template.left_pad(self._prompts(requests))
         steps = max(r.max_new_tokens for r in requests)
-        logits, cache = self.model(ids, features, image_rows, attention_mask=mask)
+        logits, cache, mask, features = self._prefill(requests)
+        image_rows = torch.tensor([r.image is not None for r in requests])
         self._keep_prefill_scores(requests, logits[:, -1])
+        cache = self.model.lm.reserve(cache, mask.shape[1] + steps)  # decode steps write in place
         out = torch.zeros(len(requests), 0, dtype=torch.long)
         done = torch.zeros(len(requests), dtype=torch.bool)
         limits = torch.tensor([r.max_new_tokens for r in requests])
@@ -148,6 +173,56 @@ class NativeAdapter:
                                        attention_mask=mask, past=cache)
         return [template.decode(self.tokenizer, row[: int(limit)].tolist())
                 for row, limit in zip(out, limits)]
+
+    def _prefill(self, requests: Sequence[Request]
+                 ) -> tuple[torch.Tensor, list, torch.Tensor, torch.Tensor | None]:
+        """The prompts' forward pass: logits (B, T, V), the KV cache, the attention mask (B, S)
+        it was computed under and the image features decoding steps need (cross_attn). With the shared prefix, rows are [image prefix, left
+        padding, question]: the mask hides the padding, positions count real tokens only, so
+        every token sees and is placed as in the plain left-padded row."""
+        prompts = self._prompts(requests)
+        image_rows = torch.tensor([r.image is not None for r in requests])
+        if self.prefixes is None or not bool(image_rows.any()):
+            ids, mask = template.left_pad(prompts)
+            features = self._features(requests)
+            logits, cache = self.model(ids, features, image_rows, attention_mask=mask)
+            return logits, cache, mask, features
+        P = len(self._prefix)
+        past = self._image_prefixes([r.image for r in requests])
+        rests = []
+        for r, prompt in zip(requests, prompts):
+            if r.image is not None:
+                assert prompt[:P] == self._prefix, "prompts start with the image prefix"
+            rests.append(prompt[P:] if r.image is not None else prompt)
+        ids, rest_mask = template.left_pad(rests)
+        mask = torch.cat([image_rows.long()[:, None].expand(-1, P), rest_mask], dim=1)
+        logits, cache = self.model(ids, None, image_rows, attention_mask=mask, past=past)
+        return logits, cache, mask, None
+
+    def _image_prefixes(self, refs: Sequence[ImageRef | None]) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """Per LM layer, each row's image-prefix keys and values (B, H, P, Dh), computed once
+        per image (the images new to the cache in one forward pass); zeros for rows without
+        an image, which the attention mask hides."""
+        def key(ref: ImageRef) -> str | ImageRef:
+            return ref.sha256 or ref
+
+        rows = {}  # this batch's, held here so the LRU cannot drop them mid-batch
+        for ref in dict.fromkeys(r for r in refs if r is not None):
+            found = self.prefixes.get(key(ref))
+            if found is not None:
+                rows[key(ref)] = found
+        new = list(dict.fromkeys(r for r in refs if r is not None and key(r) not in rows))
+        if new:
+            ids = torch.tensor([self._prefix] * len(new))
+            _, kv = self.model(ids, self._image_features(new), torch.ones(len(new), dtype=torch.bool))
+            for j, ref in enumerate(new):
+                rows[key(ref)] = [(k[j].clone(), v[j].clone()) for k, v in kv]
+                self.prefixes.put(key(ref), rows[key(ref)])
+            self.prefix_calls += len(new)
+        blank = [(torch.zeros_like(k), torch.zeros_like(v)) for k, v in next(iter(rows.values()))]
+        per_row = [rows[key(r)] if r is not None else blank for r in refs]
+        return [(torch.stack([row[i][0] for row in per_row]), torch.stack([row[i][1] for row in per_row]))
+                for i in range(len(blank))]
 
     def _keep_prefill_scores(self, requests: Sequence[Request], last: torch.Tensor) -> None:
         """One pass where one suffices: for a request whose options are one token each (yes/no),

@@ -132,6 +132,10 @@ class HFDecoderLM(nn.Module):
     def past_length(past: Any) -> int:
         return past.get_seq_length()
 
+    @staticmethod
+    def reserve(past: Any, capacity: int) -> Any:
+        return past  # HF's cache grows by itself
+
 
 def lm_tokenizer(path: Path) -> Tokenizer:
     """The LM's fast tokenizer with our special tokens added where missing (<unk> excepted)."""

@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from vlmeval.vlm.config import LMConfig
-from vlmeval.vlm.layers import KV, Block
+from vlmeval.vlm.layers import KV, Block, KVBuffer
 
 Between = Callable[[int, torch.Tensor], torch.Tensor]
 
@@ -50,5 +50,11 @@ class DecoderLM(nn.Module):
         return hidden @ self.embed.weight.T  # tied head: (B, T, V)
 
     @staticmethod
-    def past_length(past: list[KV]) -> int:
-        return past[0][0].shape[2]  # keys: (B, H, S, Dh)
+    def past_length(past: list[KV] | list[KVBuffer]) -> int:
+        first = past[0]
+        return first.length if isinstance(first, KVBuffer) else first[0].shape[2]  # (B, H, S, Dh)
+
+    @staticmethod
+    def reserve(past: list[KV], capacity: int) -> list[KVBuffer]:
+        """The cache in buffers with room for `capacity` positions, for decoding in place."""
+        return [KVBuffer(kv, capacity) for kv in past]
