@@ -60,7 +60,7 @@ def test_checkpoint_directory_holds_the_format_files(checkpoint):
 
 
 def test_batch_of_one_equals_batch_of_n(checkpoint):
-    adapter = NativeAdapter("ckpt", checkpoint, cache=FeatureCache())
+    adapter = NativeAdapter("ckpt", checkpoint, cache=FeatureCache(), answers_kept=0)
     requests = _requests()
     batched_text, batched_scores = adapter.generate(requests), adapter.score(requests)
     for r, text, scores in zip(requests, batched_text, batched_scores):
@@ -87,7 +87,8 @@ def test_encoder_runs_once_per_unique_image(checkpoint):
     adapter.score(requests)
     counters = adapter.counters()
     assert counters.pop("prefix_calls", 3) == 3  # the image prefix through the LM once per image
-    assert counters == {"encoder_calls": 3, "scored_from_prefill": len(requests)}
+    assert counters == {"encoder_calls": 3, "scored_from_prefill": len(requests),
+                        "answers_reused": 2}  # the first call's two requests
 
 
 def test_shared_image_prefix_gives_the_unshared_outputs_and_scores(checkpoint):
@@ -95,7 +96,7 @@ def test_shared_image_prefix_gives_the_unshared_outputs_and_scores(checkpoint):
     the same generated text and scores as every request's own full prefill (float rounding
     apart: the prefix's keys come from a different matmul), in batches that mix images, text
     requests, questions of several lengths and a cache smaller than the batch's images."""
-    plain = NativeAdapter("plain", checkpoint, cache=FeatureCache(), prefix_cache=0)
+    plain = NativeAdapter("plain", checkpoint, cache=FeatureCache(), prefix_cache=0, answers_kept=0)
     if plain.model.connector.kind != "prefix":
         pytest.skip("cross_attn models have no image prefix")
     requests = _requests(n_images=4)
@@ -104,7 +105,8 @@ def test_shared_image_prefix_gives_the_unshared_outputs_and_scores(checkpoint):
                  for r in requests[::3]]
     expected = plain.generate(requests)
     for capacity in (None, 1):  # the default, and a cache smaller than a batch's images
-        shared = NativeAdapter("shared", checkpoint, cache=FeatureCache(), prefix_cache=capacity)
+        shared = NativeAdapter("shared", checkpoint, cache=FeatureCache(), prefix_cache=capacity,
+                               answers_kept=0)
         for batch in (requests[:5], requests[5:], requests):  # the last: prefixes cached
             assert shared.generate(batch) == plain.generate(batch)
             for got, want in zip(shared.score(batch), plain.score(batch)):
@@ -113,6 +115,27 @@ def test_shared_image_prefix_gives_the_unshared_outputs_and_scores(checkpoint):
     assert plain.counters().get("prefix_calls") is None and "prefix_calls" in shared.counters()
     assert NativeAdapter("s", checkpoint, cache=FeatureCache()).info()["image_prefix"].startswith("once")
 
+
+def test_an_identical_request_takes_the_earlier_answer_and_scores(checkpoint):
+    """Another task asking the same question about the same image (blind's "original" variant
+    asks POPE's) is answered from memory; what differs in image, prompt, options or token limit
+    is computed, and the answers equal a fresh adapter's."""
+    adapter = NativeAdapter("ckpt", checkpoint, cache=FeatureCache())
+    first = _requests(n_images=3)
+    adapter.generate(first), adapter.score(first)
+    again = [replace(r, task="other", request_id="again/" + r.request_id) for r in first]
+    changed = [replace(first[0], request_id="a", max_new_tokens=9),
+               replace(first[0], request_id="b", options=("yes", "no")),
+               replace(first[0], request_id="c", prompt=first[0].prompt + " Look again."),
+               replace(first[0], request_id="d", image=first[2].image)]
+    batch = again + changed
+    texts, scores = adapter.generate(batch), adapter.score(batch)
+    assert adapter.counters()["answers_reused"] == len(again)
+    fresh = NativeAdapter("fresh", checkpoint, cache=FeatureCache(), answers_kept=0)
+    assert texts == fresh.generate(batch)
+    for got, want in zip(scores, fresh.score(batch)):
+        assert got == pytest.approx(want, abs=1e-5)
+    assert fresh.counters()["answers_reused"] == 0
 
 def test_one_token_options_are_scored_from_generates_prefill(checkpoint):
     """yes/no scores come from the generate call's own forward pass: the same numbers as a
@@ -136,7 +159,13 @@ def test_run_records_encoder_calls_equal_to_unique_images(checkpoint, tmp_path):
     assert meta["tasks"][0]["n_requests"] == 4 * 3 * 6  # 4 images, 3 settings, 6 questions
     counters = meta["attempts"][-1]["counters"]
     assert counters.pop("prefix_calls", 4) == 4  # prefix connectors: once per image
-    assert counters == {"encoder_calls": 4, "scored_from_prefill": 72}
+    # POPE's three settings ask about the same present objects: those questions are computed
+    # once (each setting keeps its own record).
+    records = [json.loads(line) for line in (result.run_dir / "samples/pope.jsonl").open()]
+    distinct = {(r["image"]["sha256"], r["prompt"]) for r in records}
+    assert counters == {"encoder_calls": 4, "scored_from_prefill": 72,
+                        "answers_reused": 72 - len(distinct)}
+    assert 0 < 72 - len(distinct) < 72
     assert meta["model"]["image_tokens"] == adapter.model.image_tokens
 
 

@@ -53,8 +53,14 @@ class FeatureCache:
 
 
 FEATURES = FeatureCache()
+ANSWERS_KEPT = 1 << 16  # answers (text and option scores) kept for identical later requests
 PREFIX_CACHE_BYTES = 256 * 2**20  # image prefixes' keys and values kept (68 KB each on the zoo
 # models: 3,855 images, more than the main job's 2,173)
+
+
+def image_key(ref: ImageRef | None) -> str | ImageRef | None:
+    """What identifies an image's content: its sha256 (the reference where it has none)."""
+    return ref if ref is None else ref.sha256 or ref
 
 
 def _digest(*parts: bytes) -> str:
@@ -70,7 +76,8 @@ class NativeAdapter:
     capabilities = frozenset({"generate", "score"})
 
     def __init__(self, name: str, path: Path | str, cache: FeatureCache = FEATURES,
-                 accept_changed_weights: bool = False, prefix_cache: int | None = None) -> None:
+                 accept_changed_weights: bool = False, prefix_cache: int | None = None,
+                 answers_kept: int = ANSWERS_KEPT) -> None:
         self.name = name
         self.path = Path(path)
         self.model, self.tokenizer, self.train_record = load_checkpoint(
@@ -96,6 +103,8 @@ class NativeAdapter:
         self.prefixes = (FeatureCache(prefix_cache) if prefix_cache > 0 and lm.hf is None
                          and self.model.connector.kind == "prefix" else None)
         self.prefix_calls = 0  # images whose prefix went through the LM
+        self.answers = FeatureCache(answers_kept)  # (image, prompt, options, limit) -> answer
+        self.answers_reused = 0  # requests answered as an identical earlier request was
 
     def info(self) -> dict:
         return {"params": self.model.num_params(), "image_tokens": self.model.image_tokens,
@@ -105,7 +114,8 @@ class NativeAdapter:
                                  if self.prefixes is not None else "in every request's prefill")}
 
     def counters(self) -> dict:
-        counters = {"encoder_calls": self.encoder_calls, "scored_from_prefill": self.prefill_scored}
+        counters = {"encoder_calls": self.encoder_calls, "scored_from_prefill": self.prefill_scored,
+                    "answers_reused": self.answers_reused}
         if self.prefixes is not None:
             counters["prefix_calls"] = self.prefix_calls
         return counters
@@ -150,8 +160,23 @@ class NativeAdapter:
 
     @torch.inference_mode()
     def generate(self, requests: Sequence[Request]) -> list[str]:
-        if not requests:
-            return []
+        """Greedy answers. A request identical to one answered earlier in this process (the same
+        image, prompt, options and token limit: the blind and image_swap probes' "original"
+        questions are POPE's own) takes that answer and its option scores: greedy decoding is a
+        function of them, so computing it again gives the same result."""
+        keys = [(image_key(r.image), r.prompt, tuple(r.options), r.max_new_tokens) for r in requests]
+        found = {k: self.answers.get(k) for k in keys}  # held here: the LRU may drop them below
+        new = {k: r for k, r in zip(keys, requests) if found[k] is None}
+        texts = self._generate(list(new.values())) if new else []
+        for (k, r), text in zip(new.items(), texts):
+            found[k] = (text, self._prefill_scores.get(same_request(r)))
+            self.answers.put(k, found[k])
+        self.answers_reused += len(requests) - len(new)
+        self._prefill_scores = {same_request(r): list(found[k][1]) for k, r in zip(keys, requests)
+                                if found[k][1] is not None}
+        return [found[k][0] for k in keys]
+
+    def _generate(self, requests: Sequence[Request]) -> list[str]:
         steps = max(r.max_new_tokens for r in requests)
         logits, cache, mask, features = self._prefill(requests)
         image_rows = torch.tensor([r.image is not None for r in requests])
@@ -203,24 +228,21 @@ class NativeAdapter:
         """Per LM layer, each row's image-prefix keys and values (B, H, P, Dh), computed once
         per image (the images new to the cache in one forward pass); zeros for rows without
         an image, which the attention mask hides."""
-        def key(ref: ImageRef) -> str | ImageRef:
-            return ref.sha256 or ref
-
         rows = {}  # this batch's, held here so the LRU cannot drop them mid-batch
         for ref in dict.fromkeys(r for r in refs if r is not None):
-            found = self.prefixes.get(key(ref))
+            found = self.prefixes.get(image_key(ref))
             if found is not None:
-                rows[key(ref)] = found
-        new = list(dict.fromkeys(r for r in refs if r is not None and key(r) not in rows))
+                rows[image_key(ref)] = found
+        new = list(dict.fromkeys(r for r in refs if r is not None and image_key(r) not in rows))
         if new:
             ids = torch.tensor([self._prefix] * len(new))
             _, kv = self.model(ids, self._image_features(new), torch.ones(len(new), dtype=torch.bool))
             for j, ref in enumerate(new):
-                rows[key(ref)] = [(k[j].clone(), v[j].clone()) for k, v in kv]
-                self.prefixes.put(key(ref), rows[key(ref)])
+                rows[image_key(ref)] = [(k[j].clone(), v[j].clone()) for k, v in kv]
+                self.prefixes.put(image_key(ref), rows[image_key(ref)])
             self.prefix_calls += len(new)
         blank = [(torch.zeros_like(k), torch.zeros_like(v)) for k, v in next(iter(rows.values()))]
-        per_row = [rows[key(r)] if r is not None else blank for r in refs]
+        per_row = [rows[image_key(r)] if r is not None else blank for r in refs]
         return [(torch.stack([row[i][0] for row in per_row]), torch.stack([row[i][1] for row in per_row]))
                 for i in range(len(blank))]
 
