@@ -60,7 +60,7 @@ def test_checkpoint_directory_holds_the_format_files(checkpoint):
 
 
 def test_batch_of_one_equals_batch_of_n(checkpoint):
-    adapter = NativeAdapter("ckpt", checkpoint, cache=FeatureCache(), answers_kept=0)
+    adapter = NativeAdapter("ckpt", checkpoint, cache=FeatureCache())
     requests = _requests()
     batched_text, batched_scores = adapter.generate(requests), adapter.score(requests)
     for r, text, scores in zip(requests, batched_text, batched_scores):
@@ -87,8 +87,7 @@ def test_encoder_runs_once_per_unique_image(checkpoint):
     adapter.score(requests)
     counters = adapter.counters()
     assert counters.pop("prefix_calls", 3) == 3  # the image prefix through the LM once per image
-    assert counters == {"encoder_calls": 3, "scored_from_prefill": len(requests),
-                        "answers_reused": 2}  # the first call's two requests
+    assert counters == {"encoder_calls": 3, "scored_from_prefill": len(requests)}
 
 
 def test_shared_image_prefix_gives_the_unshared_outputs_and_scores(checkpoint):
@@ -96,7 +95,7 @@ def test_shared_image_prefix_gives_the_unshared_outputs_and_scores(checkpoint):
     the same generated text and scores as every request's own full prefill (float rounding
     apart: the prefix's keys come from a different matmul), in batches that mix images, text
     requests, questions of several lengths and a cache smaller than the batch's images."""
-    plain = NativeAdapter("plain", checkpoint, cache=FeatureCache(), prefix_cache=0, answers_kept=0)
+    plain = NativeAdapter("plain", checkpoint, cache=FeatureCache(), prefix_cache=0)
     if plain.model.connector.kind != "prefix":
         pytest.skip("cross_attn models have no image prefix")
     requests = _requests(n_images=4)
@@ -105,8 +104,7 @@ def test_shared_image_prefix_gives_the_unshared_outputs_and_scores(checkpoint):
                  for r in requests[::3]]
     expected = plain.generate(requests)
     for capacity in (None, 1):  # the default, and a cache smaller than a batch's images
-        shared = NativeAdapter("shared", checkpoint, cache=FeatureCache(), prefix_cache=capacity,
-                               answers_kept=0)
+        shared = NativeAdapter("shared", checkpoint, cache=FeatureCache(), prefix_cache=capacity)
         for batch in (requests[:5], requests[5:], requests):  # the last: prefixes cached
             assert shared.generate(batch) == plain.generate(batch)
             for got, want in zip(shared.score(batch), plain.score(batch)):
@@ -116,26 +114,59 @@ def test_shared_image_prefix_gives_the_unshared_outputs_and_scores(checkpoint):
     assert NativeAdapter("s", checkpoint, cache=FeatureCache()).info()["image_prefix"].startswith("once")
 
 
-def test_an_identical_request_takes_the_earlier_answer_and_scores(checkpoint):
-    """Another task asking the same question about the same image (blind's "original" variant
-    asks POPE's) is answered from memory; what differs in image, prompt, options or token limit
-    is computed, and the answers equal a fresh adapter's."""
-    adapter = NativeAdapter("ckpt", checkpoint, cache=FeatureCache())
-    first = _requests(n_images=3)
-    adapter.generate(first), adapter.score(first)
-    again = [replace(r, task="other", request_id="again/" + r.request_id) for r in first]
-    changed = [replace(first[0], request_id="a", max_new_tokens=9),
-               replace(first[0], request_id="b", options=("yes", "no")),
-               replace(first[0], request_id="c", prompt=first[0].prompt + " Look again."),
-               replace(first[0], request_id="d", image=first[2].image)]
-    batch = again + changed
-    texts, scores = adapter.generate(batch), adapter.score(batch)
-    assert adapter.counters()["answers_reused"] == len(again)
-    fresh = NativeAdapter("fresh", checkpoint, cache=FeatureCache(), answers_kept=0)
-    assert texts == fresh.generate(batch)
-    for got, want in zip(scores, fresh.score(batch)):
-        assert got == pytest.approx(want, abs=1e-5)
-    assert fresh.counters()["answers_reused"] == 0
+def test_a_runs_repeated_requests_are_computed_once_and_copied(checkpoint, tmp_path):
+    """POPE's settings repeat their present-object questions and blind asks POPE's questions
+    again: the run computes each distinct (image, prompt, options, token limit) once and copies
+    the answer; every record and metric equals a run that computes them all."""
+    def run_dir(name, adapter):
+        config = RunConfig(model=str(checkpoint), tasks=("pope", "blind"), limit=3, out=tmp_path / name)
+        out = run(config, adapter).run_dir
+        records = {p.stem: [{k: v for k, v in json.loads(line).items() if k != "latency_ms"}
+                            for line in p.open()] for p in sorted((out / "samples").glob("*.jsonl"))}
+        results = json.loads((out / "results.json").read_text())
+        return (records, {t: r["metrics"] for t, r in results["tasks"].items()},
+                json.loads((out / "run.json").read_text())["attempts"][-1])
+
+    every = NativeAdapter("all", checkpoint, cache=FeatureCache())
+    every.answer_key = None  # no key: every request computed
+    records, metrics, attempt = run_dir("all", every)
+    copied_records, copied_metrics, copied = run_dir("copied", NativeAdapter("c", checkpoint))
+    assert copied_records == records and copied_metrics == metrics
+    requests = [r for task in records.values() for r in task]
+    distinct = {(r["image"]["sha256"] if r["image"] else None, r["prompt"]) for r in requests}
+    assert copied["answers_copied"] == len(requests) - len(distinct) > len(requests) / 3
+    assert copied["computed"] == attempt["computed"] == len(requests) and "answers_copied" not in attempt
+    assert copied["counters"]["scored_from_prefill"] == len(distinct)
+
+
+def test_copied_answers_follow_their_source_through_failures_and_resumes(checkpoint, tmp_path):
+    """A failed source request leaves its copies failed; the next run computes the source again
+    and copies its answer. A deleted samples file is made again from the sources."""
+    config = RunConfig(model=str(checkpoint), tasks=("pope", "blind"), limit=2, out=tmp_path / "r")
+    adapter = NativeAdapter("c", checkpoint, cache=FeatureCache())
+    clean = run(replace(config, out=tmp_path / "clean"), adapter).run_dir
+    bad = sorted(json.loads(line)["prompt"] for line in (clean / "samples/pope.jsonl").open())[0]
+    flaky = NativeAdapter("c", checkpoint, cache=FeatureCache())
+    real = flaky.generate
+
+    def generate(requests):
+        if any(r.prompt == bad for r in requests):
+            raise RuntimeError("flaky model")
+        return real(requests)
+
+    flaky.generate = generate
+    first = run(config, flaky).run_dir
+
+    def read(out):
+        return {p.stem: [{k: v for k, v in json.loads(line).items() if k != "latency_ms"}
+                         for line in p.open()] for p in sorted((out / "samples").glob("*.jsonl"))}
+
+    failed = [r for task in read(first).values() for r in task if r["error"]]
+    assert len(failed) > 1 and {r["prompt"] for r in failed} == {bad}  # the source and copies
+    assert run(config, adapter).run_dir == first and read(first) == read(clean)
+    (first / "samples/blind.jsonl").unlink()
+    run(config, adapter)
+    assert read(first) == read(clean)
 
 def test_one_token_options_are_scored_from_generates_prefill(checkpoint):
     """yes/no scores come from the generate call's own forward pass: the same numbers as a
@@ -160,12 +191,11 @@ def test_run_records_encoder_calls_equal_to_unique_images(checkpoint, tmp_path):
     counters = meta["attempts"][-1]["counters"]
     assert counters.pop("prefix_calls", 4) == 4  # prefix connectors: once per image
     # POPE's three settings ask about the same present objects: those questions are computed
-    # once (each setting keeps its own record).
+    # once, each setting keeps its own record (the runner copies the answers).
     records = [json.loads(line) for line in (result.run_dir / "samples/pope.jsonl").open()]
     distinct = {(r["image"]["sha256"], r["prompt"]) for r in records}
-    assert counters == {"encoder_calls": 4, "scored_from_prefill": 72,
-                        "answers_reused": 72 - len(distinct)}
-    assert 0 < 72 - len(distinct) < 72
+    assert counters == {"encoder_calls": 4, "scored_from_prefill": len(distinct)}
+    assert meta["attempts"][-1]["answers_copied"] == 72 - len(distinct) > 0
     assert meta["model"]["image_tokens"] == adapter.model.image_tokens
 
 

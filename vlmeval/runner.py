@@ -220,10 +220,13 @@ def _stored(store: RunStore, tasks: Sequence[Task]) -> int:
 
 
 def run_task(task: Task, plan: Sequence[Request], adapter: Adapter, store: RunStore,
-             config: RunConfig, ranks: distributed.Ranks | None = None) -> int | None:
+             config: RunConfig, ranks: distributed.Ranks | None = None,
+             copies: Mapping[str, tuple[str, str]] | None = None) -> int | None:
     """Compute every planned request without a stored answer (new ones, and failed ones again),
     then compact the task's file to one line per request in planned order. Under torchrun a
     rank computes its share and appends to its shard; rank 0 merges the shards afterwards.
+    copies: the requests that repeat an earlier one (`identical_requests`): not computed here,
+    `copy_answers` fills them in once every task is computed.
     Returns the batch size --batch-size auto settled on (None for a fixed size)."""
     writer = store if ranks is None else store.shard(ranks.rank)
     writer.samples_dir.mkdir(parents=True, exist_ok=True)
@@ -244,7 +247,8 @@ def run_task(task: Task, plan: Sequence[Request], adapter: Adapter, store: RunSt
     # least twice that keep it busy.
     sizer = BatchSize(config.batch_size)
     sizer.size = max(sizer.size, 2 * getattr(adapter, "max_concurrency", 0))
-    mine = plan if ranks is None else ranks.shard(plan, sizer.size)
+    computed = [r for r in plan if r.request_id not in copies] if copies else plan
+    mine = computed if ranks is None else ranks.shard(computed, sizer.size)
     pending = [r for r in mine if r.request_id not in stored or not is_answer(stored[r.request_id])]
     label = task.name if ranks is None else f"{task.name} [rank {ranks.rank}/{ranks.world}]"
     with Progress(label, len(mine), len(mine) - len(pending), quiet=config.quiet,
@@ -259,13 +263,70 @@ def run_task(task: Task, plan: Sequence[Request], adapter: Adapter, store: RunSt
             progress.update(len(batch), errors=sum(p.error is not None for p in preds))
     writer.sync(task.name)
     found = sizer.size if sizer.auto else None
-    if ranks is not None or fresh:  # a fresh file holds one line per request in plan order
-        return found
+    if ranks is not None or fresh or copies:  # fresh: one line per request in plan order
+        return found  # (copies: copy_answers puts the file in plan order)
     lines, damaged = store.scan(task.name)
     if damaged or [r["request_id"] for r in lines] != [r.request_id for r in plan]:
         latest = {r["request_id"]: r for r in lines}
         store.compact(task.name, [latest[r.request_id] for r in plan])
     return found
+
+
+def identical_requests(adapter: Adapter, tasks: Sequence[Task], plans: Mapping[str, Sequence[Request]]
+                       ) -> dict[str, dict[str, tuple[str, str]]]:
+    """For an adapter whose answer is a function of `answer_key(request)`: per task, each request
+    that repeats an earlier request of the run (tasks in order, each in plan order), mapped to
+    that first request's (task, request_id). POPE's three settings ask about the same present
+    objects; the blind and image_swap probes ask POPE's questions again. The plan alone decides
+    which request is first, so a run computes the same requests in the same batches whether it
+    runs in one process or over torchrun's ranks."""
+    key_of = getattr(adapter, "answer_key", None)
+    copies: dict[str, dict[str, tuple[str, str]]] = {t.name: {} for t in tasks}
+    if key_of is None:
+        return copies
+    first: dict[Any, tuple[str, str]] = {}
+    for task in tasks:
+        for r in plans[task.name]:
+            source = first.setdefault(key_of(r), (task.name, r.request_id))
+            if source != (task.name, r.request_id):
+                copies[task.name][r.request_id] = source
+    return copies
+
+
+def copy_answers(task: Task, plan: Sequence[Request], copies: Mapping[str, tuple[str, str]],
+                 store: RunStore, policy: str) -> int:
+    """Store, for each request of `copies` without a stored answer, its first request's answer
+    (raw output, option scores, error, latency, model prompt), read and judged as this task's
+    own; then put the task's file in plan order. Returns the number of records written."""
+    if not copies:
+        return 0
+    lines, _ = store.scan(task.name)
+    stored = {r["request_id"]: r for r in newest(lines)}
+    todo = [r for r in plan if r.request_id in copies
+            and not (r.request_id in stored and is_answer(stored[r.request_id]))]
+    wanted: dict[str, set[str]] = {}
+    for r in todo:
+        source_task, source_id = copies[r.request_id]
+        wanted.setdefault(source_task, set()).add(source_id)
+    sources = {name: stored if name == task.name else
+               {x["request_id"]: x for x in newest(store.scan(name)[0]) if x["request_id"] in ids}
+               for name, ids in wanted.items()}
+    records = []
+    for r in todo:
+        source_task, source_id = copies[r.request_id]
+        src = sources[source_task][source_id]  # computed (or failed) before copies are made
+        logprobs = src["option_logprobs"]
+        pred = Prediction(r.request_id, src["raw"], tuple(logprobs) if logprobs is not None else None,
+                          src["error"], src["latency_ms"], src["model_prompt"], src["usage"])
+        records.append(make_record(task, r, pred, policy))
+    if records:
+        store.append(task.name, records)
+        store.sync(task.name)
+    lines, damaged = store.scan(task.name)
+    if damaged or [r["request_id"] for r in lines] != [r.request_id for r in plan]:
+        latest = {r["request_id"]: r for r in lines}
+        store.compact(task.name, [latest[r.request_id] for r in plan])
+    return len(records)
 
 
 class TaskRecords(Mapping):
@@ -343,8 +404,9 @@ def _run_rank(config: RunConfig, adapter: Adapter, tasks: list[Task],
     """A torchrun rank other than 0: wait until rank 0 has written run.json and merged old
     shards, compute this rank's share of every task, hand over its counters."""
     ranks.barrier()
+    copies = identical_requests(adapter, tasks, plans)
     for task in tasks:
-        run_task(task, plans[task.name], adapter, store, config, ranks)
+        run_task(task, plans[task.name], adapter, store, config, ranks, copies[task.name])
     ranks.gather(adapter.counters())
     ranks.close()
     return RunResult(store.root, None)
@@ -401,14 +463,22 @@ def _run_locked(config: RunConfig, adapter: Adapter, tasks: list[Task],
     # Any stop before the end (Ctrl-C, SIGTERM, a crash, while computing, scoring or writing
     # the report) leaves the run `interrupted`; the same command resumes it.
     try:
+        copies = identical_requests(adapter, tasks, plans)
         for task in tasks:
-            found = run_task(task, plans[task.name], adapter, store, config, ranks)
+            found = run_task(task, plans[task.name], adapter, store, config, ranks, copies[task.name])
             if found is not None:  # --batch-size auto: what fitted, per task
                 meta["attempts"][-1].setdefault("batch_size_found", {})[task.name] = found
         if ranks is not None:  # every rank done: their counters, then their shards merged
             counters = distributed.summed(ranks.gather(adapter.counters()))
             ranks.close()
             merge_shards(store, tasks, plans)
+        copied = sum(copy_answers(t, plans[t.name], copies[t.name], store, config.policy)
+                     for t in tasks)
+        if any(copies.values()):
+            meta["attempts"][-1]["answers_copied"] = copied
+            if copied and not config.quiet:
+                print(f"vlmeval: answers copied to requests that repeat an earlier request of "
+                      f"the run (same image, prompt and options): {copied:,}", file=sys.stderr)
         plans.clear()  # every request is stored: scoring reads the records, one task at a time
         results = score_run(meta, TaskRecords(store, [t.name for t in tasks]),
                             where=str(store.root), versions=meta["versions"])

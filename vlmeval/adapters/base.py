@@ -48,7 +48,10 @@ class Adapter(Protocol):
     preprocessing change (a run directory refuses to mix fingerprints). capabilities: a subset
     of {"generate", "score"}. info: plain facts recorded in run.json (params, image_tokens).
     Optional: render(requests) -> list[str], the text each request becomes after the model's
-    chat template (stored as `model_prompt` in the samples). generate and score may put a
+    chat template (stored as `model_prompt` in the samples); answer_key(request) -> a hashable
+    value, for a model whose answers are a function of it (greedy decoding of a local model):
+    the runner then computes each distinct key of a run once and copies its answer to the
+    requests that repeat it (`runner.identical_requests`). generate and score may put a
     `Failed` in place of a request's result, and generate may return `Reply` strings that carry
     token usage.
     """

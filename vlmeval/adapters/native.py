@@ -53,7 +53,6 @@ class FeatureCache:
 
 
 FEATURES = FeatureCache()
-ANSWERS_KEPT = 1 << 16  # answers (text and option scores) kept for identical later requests
 PREFIX_CACHE_BYTES = 256 * 2**20  # image prefixes' keys and values kept (68 KB each on the zoo
 # models: 3,855 images, more than the main job's 2,173)
 
@@ -76,8 +75,7 @@ class NativeAdapter:
     capabilities = frozenset({"generate", "score"})
 
     def __init__(self, name: str, path: Path | str, cache: FeatureCache = FEATURES,
-                 accept_changed_weights: bool = False, prefix_cache: int | None = None,
-                 answers_kept: int = ANSWERS_KEPT) -> None:
+                 accept_changed_weights: bool = False, prefix_cache: int | None = None) -> None:
         self.name = name
         self.path = Path(path)
         self.model, self.tokenizer, self.train_record = load_checkpoint(
@@ -103,8 +101,6 @@ class NativeAdapter:
         self.prefixes = (FeatureCache(prefix_cache) if prefix_cache > 0 and lm.hf is None
                          and self.model.connector.kind == "prefix" else None)
         self.prefix_calls = 0  # images whose prefix went through the LM
-        self.answers = FeatureCache(answers_kept)  # (image, prompt, options, limit) -> answer
-        self.answers_reused = 0  # requests answered as an identical earlier request was
 
     def info(self) -> dict:
         return {"params": self.model.num_params(), "image_tokens": self.model.image_tokens,
@@ -114,8 +110,7 @@ class NativeAdapter:
                                  if self.prefixes is not None else "in every request's prefill")}
 
     def counters(self) -> dict:
-        counters = {"encoder_calls": self.encoder_calls, "scored_from_prefill": self.prefill_scored,
-                    "answers_reused": self.answers_reused}
+        counters = {"encoder_calls": self.encoder_calls, "scored_from_prefill": self.prefill_scored}
         if self.prefixes is not None:
             counters["prefix_calls"] = self.prefix_calls
         return counters
@@ -158,25 +153,16 @@ class NativeAdapter:
         return [template.prompt_ids(self.tokenizer, r.prompt, n if r.image is not None else 0)
                 for r in requests]
 
+    def answer_key(self, request: Request) -> tuple:
+        """What this adapter's answer is a function of: greedy decoding and option scores read
+        the image, the prompt, the options and the token limit, nothing else. The runner
+        computes a run's identical requests once (vlmeval.runner.identical_requests)."""
+        return image_key(request.image), request.prompt, tuple(request.options), request.max_new_tokens
+
     @torch.inference_mode()
     def generate(self, requests: Sequence[Request]) -> list[str]:
-        """Greedy answers. A request identical to one answered earlier in this process (the same
-        image, prompt, options and token limit: the blind and image_swap probes' "original"
-        questions are POPE's own) takes that answer and its option scores: greedy decoding is a
-        function of them, so computing it again gives the same result."""
-        keys = [(image_key(r.image), r.prompt, tuple(r.options), r.max_new_tokens) for r in requests]
-        found = {k: self.answers.get(k) for k in keys}  # held here: the LRU may drop them below
-        new = {k: r for k, r in zip(keys, requests) if found[k] is None}
-        texts = self._generate(list(new.values())) if new else []
-        for (k, r), text in zip(new.items(), texts):
-            found[k] = (text, self._prefill_scores.get(same_request(r)))
-            self.answers.put(k, found[k])
-        self.answers_reused += len(requests) - len(new)
-        self._prefill_scores = {same_request(r): list(found[k][1]) for k, r in zip(keys, requests)
-                                if found[k][1] is not None}
-        return [found[k][0] for k in keys]
-
-    def _generate(self, requests: Sequence[Request]) -> list[str]:
+        if not requests:
+            return []
         steps = max(r.max_new_tokens for r in requests)
         logits, cache, mask, features = self._prefill(requests)
         image_rows = torch.tensor([r.image is not None for r in requests])
