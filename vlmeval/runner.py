@@ -293,40 +293,44 @@ def identical_requests(adapter: Adapter, tasks: Sequence[Task], plans: Mapping[s
     return copies
 
 
-def copy_answers(task: Task, plan: Sequence[Request], copies: Mapping[str, tuple[str, str]],
-                 store: RunStore, policy: str) -> int:
+def copy_answers(tasks: Sequence[Task], plans: Mapping[str, Sequence[Request]],
+                 copies: Mapping[str, Mapping[str, tuple[str, str]]], store: RunStore,
+                 policy: str) -> int:
     """Store, for each request of `copies` without a stored answer, its first request's answer
-    (raw output, option scores, error, latency, model prompt), read and judged as this task's
-    own; then put the task's file in plan order. Returns the number of records written."""
-    if not copies:
-        return 0
-    lines, _ = store.scan(task.name)
-    stored = {r["request_id"]: r for r in newest(lines)}
-    todo = [r for r in plan if r.request_id in copies
-            and not (r.request_id in stored and is_answer(stored[r.request_id]))]
-    wanted: dict[str, set[str]] = {}
-    for r in todo:
-        source_task, source_id = copies[r.request_id]
-        wanted.setdefault(source_task, set()).add(source_id)
-    sources = {name: stored if name == task.name else
-               {x["request_id"]: x for x in newest(store.scan(name)[0]) if x["request_id"] in ids}
-               for name, ids in wanted.items()}
-    records = []
-    for r in todo:
-        source_task, source_id = copies[r.request_id]
-        src = sources[source_task][source_id]  # computed (or failed) before copies are made
-        logprobs = src["option_logprobs"]
-        pred = Prediction(r.request_id, src["raw"], tuple(logprobs) if logprobs is not None else None,
-                          src["error"], src["latency_ms"], src["model_prompt"], src["usage"])
-        records.append(make_record(task, r, pred, policy))
-    if records:
-        store.append(task.name, records)
-        store.sync(task.name)
-    lines, damaged = store.scan(task.name)
-    if damaged or [r["request_id"] for r in lines] != [r.request_id for r in plan]:
-        latest = {r["request_id"]: r for r in lines}
-        store.compact(task.name, [latest[r.request_id] for r in plan])
-    return len(records)
+    (raw output, option scores, error, latency, model prompt), read and judged as its own
+    task's; each task's file is rewritten in plan order, atomically (an interruption leaves the
+    old file, and the next run copies again). Returns the number of records written."""
+    scanned: dict[str, tuple[list[str], dict[str, dict[str, Any]]]] = {}
+
+    def records_of(name: str) -> tuple[list[str], dict[str, dict[str, Any]]]:
+        if name not in scanned:  # file order (with repeats and damage) and the newest records
+            lines, damaged = store.scan(name)
+            scanned[name] = ([r["request_id"] for r in lines] + ["damaged"] * bool(damaged),
+                             {r["request_id"]: r for r in lines})
+        return scanned[name]
+
+    written = 0
+    for task in tasks:
+        own = copies[task.name]
+        if not own:
+            continue
+        order, stored = records_of(task.name)
+        plan = plans[task.name]
+        new = 0
+        for r in plan:
+            if r.request_id not in own or (r.request_id in stored and is_answer(stored[r.request_id])):
+                continue
+            source_task, source_id = own[r.request_id]
+            src = records_of(source_task)[1][source_id]  # a first request: computed before this
+            logprobs = src["option_logprobs"]
+            pred = Prediction(r.request_id, src["raw"], tuple(logprobs) if logprobs is not None else None,
+                              src["error"], src["latency_ms"], src["model_prompt"], src["usage"])
+            stored[r.request_id] = make_record(task, r, pred, policy)
+            new += 1
+        if new or order != [r.request_id for r in plan]:
+            store.compact(task.name, [stored[r.request_id] for r in plan])
+        written += new
+    return written
 
 
 class TaskRecords(Mapping):
@@ -472,8 +476,7 @@ def _run_locked(config: RunConfig, adapter: Adapter, tasks: list[Task],
             counters = distributed.summed(ranks.gather(adapter.counters()))
             ranks.close()
             merge_shards(store, tasks, plans)
-        copied = sum(copy_answers(t, plans[t.name], copies[t.name], store, config.policy)
-                     for t in tasks)
+        copied = copy_answers(tasks, plans, copies, store, config.policy)
         if any(copies.values()):
             meta["attempts"][-1]["answers_copied"] = copied
             if copied and not config.quiet:
