@@ -9,6 +9,7 @@ Figures, for one run of the suite in this process (run directory in a temporary 
 - computing: the batches (runner.run_task), and within it the adapter's calls (runner.predict):
   harness share = the part of the wall spent outside adapter calls;
 - samples/s while computing; encoder calls per distinct image (native adapter's counter);
+  answers copied: requests that repeat an earlier one of the run, not computed again;
 - LM tokens: positions through the language model (batch x length of every forward call,
   padding included), and the FLOP floor: 2 x the LM's non-embedding parameters per position
   plus 2 x the vision encoder's parameters per patch per encoder call, at this machine's
@@ -104,7 +105,8 @@ def main() -> None:
            "computing_s": round(spent["computing"], 2), "adapter_s": round(spent["adapter"], 2),
            "harness_share": round(1 - spent["adapter"] / wall, 3),
            "samples_per_s_computing": round(requests / spent["computing"], 1),
-           "status": result.status}
+           "status": result.status,
+           "answers_copied": plans["attempts"][-1].get("answers_copied", 0)}
     if native:
         lm = model.lm
         embed = sum(p.numel() for n, p in lm.named_parameters() if "embed" in n or "head" in n)
