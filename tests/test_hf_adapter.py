@@ -170,6 +170,17 @@ def _run_and_check(checkpoint, out, what):
 
 def test_pope_runs_with_the_templated_prompt_stored(checkpoint, tmp_path):
     _run_and_check(checkpoint, tmp_path / "run", ["--tasks", "pope,blind", "--limit", "4"])
+    # blind asks POPE's questions again and POPE's settings share questions: computed once,
+    # each repeat stores the first one's answer and scores.
+    records = [json.loads(line) for task in ("pope", "blind")
+               for line in (tmp_path / "run" / "samples" / f"{task}.jsonl").open()]
+    first = {}
+    for r in records:
+        key = (r["image"] and r["image"]["sha256"], r["prompt"])
+        assert first.setdefault(key, r)["raw"] == r["raw"]
+        assert first[key]["option_logprobs"] == r["option_logprobs"]
+    attempt = json.loads((tmp_path / "run" / "run.json").read_text())["attempts"][-1]
+    assert attempt["answers_copied"] == len(records) - len(first) > 0
 
 
 @pytest.mark.slow

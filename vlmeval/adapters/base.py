@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Mapping, Protocol, Sequence, runtime_checkable
 
-from vlmeval.records import Request
+from vlmeval.records import ImageRef, Request
 
 
 class Reply(str):
@@ -38,6 +38,19 @@ def same_request(request: Request) -> tuple[str, str, str, str | None]:
     batch (an adapter may score from generate's own forward pass)."""
     return (request.task, request.request_id, request.prompt,
             request.image.sha256 if request.image is not None else None)
+
+
+def image_key(ref: ImageRef | None) -> str | ImageRef | None:
+    """What identifies an image's content: its sha256 (the reference where it has none)."""
+    return ref if ref is None else ref.sha256 or ref
+
+
+def answer_key(request: Request) -> tuple:
+    """What a greedy local model's answer and option scores are a function of: the image, the
+    prompt, the options and the token limit. An adapter that reads nothing else offers it as
+    `answer_key`; the runner then computes a run's identical requests once
+    (`runner.identical_requests`)."""
+    return image_key(request.image), request.prompt, tuple(request.options), request.max_new_tokens
 
 
 @runtime_checkable

@@ -30,7 +30,7 @@ import types
 from pathlib import Path
 from typing import Sequence
 
-from vlmeval.adapters.base import same_request
+from vlmeval.adapters.base import answer_key, same_request
 from vlmeval.errors import ConfigError, first_line
 from vlmeval.records import ImageRef, Request
 
@@ -292,6 +292,8 @@ class HFAdapter:
         return counters
 
     # --- inputs -------------------------------------------------------------------------------
+
+    answer_key = staticmethod(answer_key)  # greedy decoding of image, prompt and options
 
     def render(self, requests: Sequence[Request]) -> list[str]:
         """The prompt text after the chat template, one per request (stored in the samples).

@@ -24,7 +24,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from vlmeval.adapters.base import same_request
+from vlmeval.adapters.base import answer_key, image_key, same_request
 from vlmeval.data import load_images
 from vlmeval.data.scenes import image_sha256
 from vlmeval.records import ImageRef, Request
@@ -55,11 +55,6 @@ class FeatureCache:
 FEATURES = FeatureCache()
 PREFIX_CACHE_BYTES = 256 * 2**20  # image prefixes' keys and values kept (68 KB each on the zoo
 # models: 3,855 images, more than the main job's 2,173)
-
-
-def image_key(ref: ImageRef | None) -> str | ImageRef | None:
-    """What identifies an image's content: its sha256 (the reference where it has none)."""
-    return ref if ref is None else ref.sha256 or ref
 
 
 def _digest(*parts: bytes) -> str:
@@ -153,11 +148,7 @@ class NativeAdapter:
         return [template.prompt_ids(self.tokenizer, r.prompt, n if r.image is not None else 0)
                 for r in requests]
 
-    def answer_key(self, request: Request) -> tuple:
-        """What this adapter's answer is a function of: greedy decoding and option scores read
-        the image, the prompt, the options and the token limit, nothing else. The runner
-        computes a run's identical requests once (vlmeval.runner.identical_requests)."""
-        return image_key(request.image), request.prompt, tuple(request.options), request.max_new_tokens
+    answer_key = staticmethod(answer_key)  # greedy: the answer is a function of the request
 
     @torch.inference_mode()
     def generate(self, requests: Sequence[Request]) -> list[str]:
