@@ -3,9 +3,9 @@
 - generate: batched greedy decoding with a KV cache; prompts are left-padded with an attention
   mask, so a request decodes the same alone or in a batch. The image's prefix of every prompt
   (<bos> and the image tokens, the same for every question about that image) goes through the
-  LM once per image: its keys and values are kept per image (an LRU within 256 MiB)
-  and each request's prefill computes only its question, attending to them (prefix connectors
-  on the built-in LM; the same outputs, scores equal to float rounding, tests/test_native.py).
+  LM once per image: its keys and values are kept per image (an LRU within 256 MiB) and each
+  request's prefill computes only its question, attending to them (prefix connectors on the
+  built-in LM; the same outputs, scores equal to float rounding, tests/test_native.py).
 - score: log-probabilities of each request's options from one forward pass over
   prompt + option rows (the sum over the option's tokens, as lm-evaluation-harness does).
 - Vision features are cached by (encoder fingerprint, image sha256), shared by every adapter in
@@ -179,9 +179,10 @@ class NativeAdapter:
     def _prefill(self, requests: Sequence[Request]
                  ) -> tuple[torch.Tensor, list, torch.Tensor, torch.Tensor | None]:
         """The prompts' forward pass: logits (B, T, V), the KV cache, the attention mask (B, S)
-        it was computed under and the image features decoding steps need (cross_attn). With the shared prefix, rows are [image prefix, left
-        padding, question]: the mask hides the padding, positions count real tokens only, so
-        every token sees and is placed as in the plain left-padded row."""
+        it was computed under and the image features decoding steps need (cross_attn). With the
+        shared prefix, rows are [image prefix, left padding, question]: the mask hides the
+        padding and positions count real tokens only, so every token sees what it sees in the
+        plain left-padded row, at the same position."""
         prompts = self._prompts(requests)
         image_rows = torch.tensor([r.image is not None for r in requests])
         if self.prefixes is None or not bool(image_rows.any()):
