@@ -4,6 +4,7 @@ Hugging Face checkpoints get the same check in test_hf_adapter.py (they are buil
 
 from __future__ import annotations
 
+from dataclasses import replace
 from itertools import zip_longest
 
 import numpy as np
@@ -38,3 +39,23 @@ def test_one_output_per_request_in_order_and_batch_one_equals_batch_n(name):
             np.testing.assert_allclose(scores, single, rtol=1e-4, atol=1e-4)
     if name == "baseline:oracle":  # in order: the oracle's outputs are the requests' targets
         assert together == [r.target for r in requests]
+
+
+@pytest.mark.parametrize("name", MODELS.names())
+def test_an_answer_key_covers_everything_the_answer_depends_on(name):
+    """A model that offers answer_key has its repeated requests copied by the runner: a request
+    that differs only outside the key (task, ids, target, variant, meta) must get the same
+    output and scores. The oracle, which answers with the target, must offer no key."""
+    adapter = resolve_model(name)
+    if getattr(adapter, "answer_key", None) is None:
+        pytest.skip(f"{name} offers no answer_key: every request is computed")
+    requests = [r for r in mixed_requests() if r.options][:4]
+    others = [replace(r, task="other", request_id=f"x/{r.request_id}", sample_id="x", variant="x",
+                      target="not the target", meta={"other": True}) for r in requests]
+    assert [adapter.answer_key(r) for r in requests] == [adapter.answer_key(r) for r in others]
+    assert adapter.generate(others) == adapter.generate(requests)
+    np.testing.assert_allclose(adapter.score(others), adapter.score(requests), rtol=1e-5, atol=1e-5)
+
+
+def test_the_oracle_offers_no_answer_key():
+    assert getattr(resolve_model("baseline:oracle"), "answer_key", None) is None
