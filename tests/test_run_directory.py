@@ -330,3 +330,29 @@ def test_a_run_scored_under_another_option_score_rule_is_not_resumed(tmp_path, c
     capsys.readouterr()
     assert main(argv) == 2
     assert "different model.option_scores" in capsys.readouterr().err
+
+
+def test_samples_are_read_in_chunks_that_name_each_damaged_line(tmp_path, monkeypatch):
+    """Lines are parsed SCAN_CHUNK at a time (their records share key strings and repeated
+    values); a damaged line, a line holding two records or a record split over two lines is
+    still named by its own number, and every other line of its chunk is read."""
+    from vlmeval import store as store_module
+
+    monkeypatch.setattr(store_module, "SCAN_CHUNK", 4)
+    out = tmp_path / "r"
+    assert main(["run", "--model", "baseline:oracle", "--tasks", "pope", "--limit", "2",
+                 "--out", str(out), "-q"]) == 0
+    samples = out / "samples" / "pope.jsonl"
+    lines = samples.read_text().splitlines(keepends=True)
+    assert len(lines) == 36
+    two = lines[6].rstrip("\n") + ", " + lines[7]  # two records on line 7
+    split = lines[9].split(', "prompt"')  # a record split over lines 9 and 10
+    damaged = [*lines[:5], "{bad\n", two, lines[8], split[0] + "\n", '"prompt"' + split[1],
+               *lines[10:]]
+    samples.write_text("".join(damaged))
+    records, bad = store_module.RunStore(out).scan("pope")
+    assert bad == [6, 7, 9, 10]
+    expected = [json.loads(line) for i, line in enumerate(lines) if i not in (5, 6, 7, 9)]
+    assert records == expected
+    assert all(a is b for a, b in zip(records[0], records[1]))  # one copy of each key a chunk
+    assert records[0]["policy"] is records[-1]["policy"]

@@ -1,3 +1,4 @@
+import hashlib
 import json
 
 import pytest
@@ -7,9 +8,11 @@ from helpers import FlakyAdapter
 from vlmeval.adapters.baselines import BlindAdapter
 from vlmeval.data import scenes
 from vlmeval.probes.pope import PopeProbe
-from vlmeval.runner import AdapterContractError
+from vlmeval.records import request_to_json
+from vlmeval.runner import AdapterContractError, data_fingerprint
 from vlmeval.schema import FORMAT_VERSION, SAMPLE_FIELDS
 from vlmeval.store import RunDirError
+from vlmeval.tasks.suites import make_task
 
 
 
@@ -32,6 +35,11 @@ def test_run_directory_matches_the_contract(tmp_path):
     (task,) = run["tasks"]
     assert task["name"] == "pope" and task["n_requests"] == 10 * 18
     assert {"version", "args", "data_fingerprint"} <= set(task)
+    # Hashed request by request, the fingerprint is the one of the whole plan's JSON text
+    # (what earlier versions wrote: their run directories still resume).
+    plan = make_task("pope", limit=10).requests()
+    whole = json.dumps([request_to_json(r) for r in plan], sort_keys=True).encode()
+    assert task["data_fingerprint"] == data_fingerprint(plan) == hashlib.sha256(whole).hexdigest()[:16]
     records = lines(result.run_dir)
     assert len(records) == 180 and all(set(r) == set(SAMPLE_FIELDS) for r in records)
     assert records[0]["image"]["sha256"] == scenes.scene_sha256("eval", 0)

@@ -119,8 +119,13 @@ def default_run_dir(config: RunConfig) -> Path:
 
 
 def data_fingerprint(requests: Sequence[Request]) -> str:
-    blob = json.dumps([request_to_json(r) for r in requests], sort_keys=True).encode()
-    return hashlib.sha256(blob).hexdigest()[:16]
+    """sha256 of the plan as one JSON list (sorted keys), hashed request by request: the same
+    value as hashing the whole list's text, without holding it (100k requests: 180 MB)."""
+    h = hashlib.sha256(b"[")
+    for i, r in enumerate(requests):
+        h.update((", " if i else "").encode() + json.dumps(request_to_json(r), sort_keys=True).encode())
+    h.update(b"]")
+    return h.hexdigest()[:16]
 
 
 def _now() -> str:

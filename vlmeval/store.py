@@ -215,19 +215,22 @@ class RunStore:
         path = self.samples_path(task)
         if not path.exists():
             return [], []
-        records, bad = [], []
+        records: list[dict[str, Any]] = []
+        bad: list[int] = []
         end = 0  # bytes up to the end of the last complete line
+        chunk: list[tuple[int, bytes]] = []
+        shared: dict[str, str] = {}
         with open(path, "rb") as f:  # line by line: the file is never held whole
             for number, line in enumerate(f, 1):
                 if not line.endswith(b"\n"):
                     break  # a partial last line
                 end += len(line)
-                if not line.strip():
-                    continue
-                try:
-                    records.append(check_record(json.loads(line), f"{path}:{number}"))
-                except (json.JSONDecodeError, UnicodeDecodeError, SchemaError):
-                    bad.append(number)
+                if line.strip():
+                    chunk.append((number, line))
+                if len(chunk) == SCAN_CHUNK:
+                    _parse(chunk, path, records, bad, shared)
+                    chunk = []
+        _parse(chunk, path, records, bad, shared)
         if repair and path.stat().st_size > end:
             with open(path, "r+b") as f:
                 f.truncate(end)
@@ -277,6 +280,48 @@ class RunStore:
         if path.exists():
             with open(path, "rb") as f:
                 os.fsync(f.fileno())
+
+
+SCAN_CHUNK = 512  # samples lines parsed together (see _parse)
+SHARED_FIELDS = ("task", "variant", "target", "raw", "policy", "parsed", "parse_status")
+
+
+def _parse(chunk: list[tuple[int, bytes]], path: Path, records: list[dict[str, Any]],
+           bad: list[int], shared: dict[str, str]) -> None:
+    """Parse lines as one JSON list: json shares the key strings of one call's objects, so
+    512 records hold one copy of each key where line-by-line parsing made 28 per record (1.5
+    KB of the 4.3 KB a POPE record took); the few distinct values of SHARED_FIELDS ("yes",
+    "official", "ok", ...) are shared too. A chunk that does not parse is read line by line,
+    which names the damaged lines."""
+    if not chunk:
+        return
+    try:
+        parsed = json.loads(b"[" + b",".join(line for _, line in chunk) + b"]")
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        parsed = None
+    if parsed is None or len(parsed) != len(chunk):  # e.g. a line holding two JSON values
+        parsed = []
+        for number, line in chunk:
+            try:
+                parsed.append(json.loads(line))
+            except (json.JSONDecodeError, UnicodeDecodeError):
+                parsed.append(_DAMAGED)
+    for (number, _), data in zip(chunk, parsed):
+        try:
+            record = check_record(data, f"{path}:{number}") if data is not _DAMAGED else None
+        except SchemaError:
+            record = None
+        if record is None:
+            bad.append(number)
+            continue
+        for name in SHARED_FIELDS:
+            value = record[name]
+            if type(value) is str and len(value) <= 64:
+                record[name] = shared.setdefault(value, value)
+        records.append(record)
+
+
+_DAMAGED = object()
 
 
 def newest(records: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
