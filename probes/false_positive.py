@@ -144,10 +144,10 @@ def score_mode(records: Sequence[dict[str, Any]], seed: int, n_resamples: int = 
     rng = np.random.default_rng(seed)
     draws: dict[str, list[np.ndarray]] = {k: [] for k in values}
     n_units = unit.max() + 1
-    # Each resample weighs every item: at most ~2M weights per chunk (16 MB; 100 resamples of
+    # Each resample weighs every item: at most 500k weights per chunk (4 MB; 100 resamples of
     # 100k questions would hold 80 MB per array, several at once). The generator gives the
     # same rows in the same order whatever the chunk.
-    chunk = max(1, min(100, 2_000_000 // len(scored)))
+    chunk = max(1, min(100, 500_000 // len(scored)))
     for start in range(0, n_resamples, chunk):
         b = min(chunk, n_resamples - start)
         counts = rng.multinomial(n_units, np.full(n_units, 1.0 / n_units), size=b)

@@ -290,3 +290,16 @@ def test_a_compare_page_of_eight_runs_fits_1400_px(runs, tmp_path):
     sizes = measured(page, tmp_path)
     assert sizes["wide"] == [], f"tables overflow in sections {sizes['wide']}"
     assert sizes["card"] is not None and sizes["card"] < 400, sizes  # outputs side by side
+
+
+def test_samples_are_packed_one_at_a_time_into_one_gzipped_json_list():
+    import base64
+    import gzip
+
+    from vlmeval.reports.render import packed
+
+    rows = [{"id": "a", "text": "é <script>"}, {"id": "b", "n": 2}, [1, None]]
+    for items in (rows, iter(rows), []):
+        unpacked = json.loads(gzip.decompress(base64.b64decode(str(packed(items)))))
+        assert unpacked == (rows if items != [] else [])
+    assert packed(iter(rows)) == packed(rows)  # deterministic (mtime 0)

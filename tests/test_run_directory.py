@@ -356,3 +356,31 @@ def test_samples_are_read_in_chunks_that_name_each_damaged_line(tmp_path, monkey
     assert records == expected
     assert all(a is b for a, b in zip(records[0], records[1]))  # one copy of each key a chunk
     assert records[0]["policy"] is records[-1]["policy"]
+
+
+def test_records_share_equal_values_and_tell_apart_what_equality_does_not(tmp_path):
+    """Read records share one object per distinct image, meta, verdict, prompt (a POPE record
+    4.3 -> 0.7 KB), but 1, 1.0 and true, or the same keys in another order, stay what they are;
+    a report's reread verdicts update the records in place, equal verdicts shared too."""
+    from vlmeval.store import RunStore, _frozen, shared_value
+
+    shared: dict = {}
+    values = [1, 1.0, True, {"a": 1, "b": 2}, {"b": 2, "a": 1}, {"a": True, "b": 2}, [1], [True]]
+    got = [shared_value(shared, v) for v in values]
+    assert [type(g) for g in got] == [type(v) for v in values]
+    assert [list(g.items()) if isinstance(g, dict) else g for g in got] == [
+        list(v.items()) if isinstance(v, dict) else v for v in values]
+    assert got[2] is True and got[7][0] is True and len({_frozen(v) for v in values}) == len(values)
+    assert shared_value(shared, {"a": 1, "b": 2}) is got[3] and shared_value(shared, None) is None
+
+    out = tmp_path / "r"
+    assert main(["run", "--model", "baseline:oracle", "--tasks", "pope", "--limit", "2",
+                 "--out", str(out), "-q"]) == 0
+    records = RunStore(out).load_records("pope")
+    same_image = [r for r in records if r["sample_id"] == records[0]["sample_id"]]
+    assert len(same_image) > 1 and all(r["image"] is records[0]["image"] for r in same_image)
+    assert all(r["options"] is records[0]["options"] for r in records)
+    run = load_run(out)
+    verdicts = {id(r["verdict"]) for r in run.records["pope"]}
+    assert len(verdicts) == len({json.dumps(r["verdict"]) for r in run.records["pope"]}) < len(records)
+    assert [json.loads(line) for line in (out / "samples/pope.jsonl").open()] == records

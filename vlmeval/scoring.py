@@ -146,15 +146,19 @@ def score_run(meta: Mapping[str, Any], records: Mapping[str, Sequence[dict[str, 
     }
 
 
-def reread(entry: Mapping[str, Any], records: Sequence[dict[str, Any]],
+def reread(entry: Mapping[str, Any], records: list[dict[str, Any]],
            policy: str) -> list[dict[str, Any]]:
-    """The records with parsed, parse_status and verdict as the installed task reads them under
-    `policy` (what the pages show and compare tests, so they agree with results.json after a
-    rescore); the stored lines are not changed."""
+    """The records, updated in place, with parsed, parse_status and verdict as the installed
+    task reads them under `policy` (what the pages show and compare tests, so they agree with
+    results.json after a rescore); the stored lines are not changed. Equal verdicts are one
+    object (records are read-only, as store.scan gives them): 100k records are not copied."""
+    from vlmeval.store import shared_value
+
     task = task_from_entry(entry)
-    out = []
+    verdicts: dict[Any, Any] = {}
     for r in records:
         parsed = task.read(r, policy)
-        out.append({**r, "policy": policy, "parsed": parsed.answer, "parse_status": parsed.status,
-                    "verdict": task.verdict(r, parsed).to_json() if is_answer(r) else None})
-    return out
+        verdict = task.verdict(r, parsed).to_json() if is_answer(r) else None
+        r.update(policy=policy, parsed=parsed.answer, parse_status=parsed.status,
+                 verdict=shared_value(verdicts, verdict))
+    return records
