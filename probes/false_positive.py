@@ -113,9 +113,18 @@ def weighted_curves(labels: np.ndarray, probs: np.ndarray, weights: np.ndarray) 
     auc = np.where((n_pos > 0) & (n_neg > 0), auc, np.nan)
     ap = np.where((n_pos > 0) & (n_neg > 0), ap, np.nan)
     bins = np.minimum((probs * CALIBRATION_BINS).astype(int), CALIBRATION_BINS - 1)
-    in_bin = np.zeros((len(probs), CALIBRATION_BINS))
-    in_bin[np.arange(len(probs)), bins] = 1.0
-    count, hits, conf = weights @ in_bin, (weights * labels) @ in_bin, (weights * probs) @ in_bin
+    # Per-bin sums in item order, not a matmul with a one-hot matrix: BLAS sums in an order
+    # that depends on where the arrays sit in memory, so a run's results.json and a rescore of
+    # its directory differed in the 16th digit of ECE's CI bounds.
+    by_bin = np.argsort(bins, kind="stable")
+    present, first = np.unique(bins[by_bin], return_index=True)
+
+    def per_bin(values: np.ndarray) -> np.ndarray:
+        out = np.zeros((values.shape[0], CALIBRATION_BINS))
+        out[:, present] = np.add.reduceat(values[:, by_bin], first, axis=1)
+        return out
+
+    count, hits, conf = per_bin(weights), per_bin(weights * labels), per_bin(weights * probs)
     total = count.sum(1)
     with np.errstate(invalid="ignore", divide="ignore"):
         ece = np.abs(hits - conf).sum(1) / total  # sum_b n_b/N |acc_b - conf_b|
