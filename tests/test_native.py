@@ -131,7 +131,11 @@ def test_a_runs_repeated_requests_are_computed_once_and_copied(checkpoint, tmp_p
     every.answer_key = None  # no key: every request computed
     records, metrics, attempt = run_dir("all", every)
     copied_records, copied_metrics, copied = run_dir("copied", NativeAdapter("c", checkpoint))
-    assert copied_records == records and copied_metrics == metrics
+    assert_same_records(copied_records, records)
+    assert copied_metrics.keys() == metrics.keys()
+    for task in metrics:  # equal here; scores may differ in float rounding between batches
+        for name, m in metrics[task].items():
+            assert copied_metrics[task][name] == pytest.approx(m, rel=1e-5, abs=1e-6, nan_ok=True)
     requests = [r for task in records.values() for r in task]
     distinct = {(r["image"]["sha256"] if r["image"] else None, r["prompt"]) for r in requests}
     assert copied["answers_copied"] == len(requests) - len(distinct) > len(requests) / 3
@@ -163,10 +167,24 @@ def test_copied_answers_follow_their_source_through_failures_and_resumes(checkpo
 
     failed = [r for task in read(first).values() for r in task if r["error"]]
     assert len(failed) > 1 and {r["prompt"] for r in failed} == {bad}  # the source and copies
-    assert run(config, adapter).run_dir == first and read(first) == read(clean)
+    assert run(config, adapter).run_dir == first
+    assert_same_records(read(first), read(clean))
     (first / "samples/blind.jsonl").unlink()
     run(config, adapter)
-    assert read(first) == read(clean)
+    assert_same_records(read(first), read(clean))
+
+
+def assert_same_records(got: dict, want: dict) -> None:
+    """Task -> records equal field for field; option scores to float rounding (a request
+    computed in another batch may differ in the last bits: README, "One writer, any state")."""
+    assert got.keys() == want.keys()
+    for task in want:
+        assert len(got[task]) == len(want[task])
+        for a, b in zip(got[task], want[task]):
+            assert {**a, "option_logprobs": None} == {**b, "option_logprobs": None}
+            assert (a["option_logprobs"] is None) == (b["option_logprobs"] is None)
+            if b["option_logprobs"] is not None:
+                assert a["option_logprobs"] == pytest.approx(b["option_logprobs"], abs=1e-5)
 
 def test_one_token_options_are_scored_from_generates_prefill(checkpoint):
     """yes/no scores come from the generate call's own forward pass: the same numbers as a
