@@ -57,11 +57,12 @@ def main() -> None:
                                                   "checkout) instead of this one")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
+    sys.path.insert(0, str(ROOT / "bench"))
     if args.tree:
-        sys.path.insert(0, str(ROOT / "bench"))
         import trees
 
         trees.use(args.tree)
+    from timing import timed
 
     from vlmeval import runner
     from vlmeval.adapters import resolve_model
@@ -69,18 +70,8 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     adapter = resolve_model(args.model)
     spent = {"computing": 0.0, "adapter": 0.0}
-
-    def timed(name, fn):
-        def wrapper(*a, **k):
-            start = time.perf_counter()
-            try:
-                return fn(*a, **k)
-            finally:
-                spent[name] += time.perf_counter() - start
-        return wrapper
-
-    runner.run_task = timed("computing", runner.run_task)
-    runner.predict = timed("adapter", runner.predict)
+    runner.run_task = timed(spent, "computing", runner.run_task)
+    runner.predict = timed(spent, "adapter", runner.predict)
     flops = {"lm_positions": 0, "encoder_calls_at_start": getattr(adapter, "encoder_calls", 0)}
     model = getattr(adapter, "model", None)
     native = model is not None and hasattr(model, "lm") and hasattr(model, "vision")
@@ -123,7 +114,6 @@ def main() -> None:
     spec = importlib.util.find_spec("lmms_eval")
     row["lmms_eval"] = "installed: not yet wired" if spec else "not installed: skipped"
 
-    sys.path.insert(0, str(ROOT / "bench"))
     import scale
 
     row["help_s"] = scale.help_time()

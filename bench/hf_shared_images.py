@@ -41,17 +41,10 @@ def counted(self, pixel_values, *a, **k):
     return original(self, pixel_values, *a, **k)
 m.LlavaModel.get_image_features = counted
 from vlmeval import runner
+from timing import timed
 spent = {'COMPUTE': 0.0, 'ADAPTER': 0.0}
-def timed(name, fn):
-    def wrapper(*a, **k):
-        t = time.perf_counter()
-        try:
-            return fn(*a, **k)
-        finally:
-            spent[name] += time.perf_counter() - t
-    return wrapper
-runner.run_task = timed('COMPUTE', runner.run_task)
-runner.predict = timed('ADAPTER', runner.predict)
+runner.run_task = timed(spent, 'COMPUTE', runner.run_task)
+runner.predict = timed(spent, 'ADAPTER', runner.predict)
 from vlmeval.cli import main
 t = time.perf_counter()
 rc = main(sys.argv[1:])

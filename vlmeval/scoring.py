@@ -20,6 +20,7 @@ from typing import Any, Mapping, Sequence
 from vlmeval.errors import UserError
 from vlmeval.parsing import POLICY_VERSIONS, check_policy
 from vlmeval.schema import FORMAT_VERSION, is_answer
+from vlmeval.store import shared_value
 from vlmeval.tasks.base import Task
 
 
@@ -152,8 +153,6 @@ def reread(entry: Mapping[str, Any], records: list[dict[str, Any]],
     task reads them under `policy` (what the pages show and compare tests, so they agree with
     results.json after a rescore); the stored lines are not changed. Equal verdicts are one
     object (records are read-only, as store.scan gives them): 100k records are not copied."""
-    from vlmeval.store import shared_value
-
     task = task_from_entry(entry)
     verdicts: dict[Any, Any] = {}
     for r in records:
