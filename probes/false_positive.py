@@ -13,12 +13,15 @@
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from typing import Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import numpy as np
 
 from vlmeval.records import Metric, Parsed, Sample
 from vlmeval.stats import bootstrap_metrics, safe_ratio
+
+if TYPE_CHECKING:
+    from scipy.sparse import csr_matrix
 
 BUCKETS = ("low", "mid", "high")
 CALIBRATION_BINS = 10
@@ -89,78 +92,110 @@ def p_yes(record: dict[str, Any]) -> float | None:
 
 def expected_calibration_error(labels: np.ndarray, probs: np.ndarray) -> float:
     """Sum over 10 equal-width bins of |accuracy - confidence| weighted by the bin's share."""
-    return float(weighted_curves(labels, probs, np.ones((1, len(labels))))["ece"][0])
+    bins = _bins(probs)  # bincount sums each bin in item order
+    count = np.bincount(bins, minlength=CALIBRATION_BINS)
+    hits = np.bincount(bins, weights=labels, minlength=CALIBRATION_BINS)
+    conf = np.bincount(bins, weights=probs, minlength=CALIBRATION_BINS)
+    return float(np.abs(hits - conf).sum() / count.sum()) if len(probs) else float("nan")
 
 
-def weighted_curves(labels: np.ndarray, probs: np.ndarray, weights: np.ndarray) -> dict[str, np.ndarray]:
-    """ROC-AUC, average precision and ECE for each row of item weights (B, N) at once: the
-    bootstrap's resamples as multiplicities. With unit weights they equal scikit-learn's
+def _bins(probs: np.ndarray) -> np.ndarray:
+    return np.minimum((probs * CALIBRATION_BINS).astype(int), CALIBRATION_BINS - 1)
+
+
+def weighted_curves(labels: np.ndarray, probs: np.ndarray, weights: np.ndarray,
+                    unit: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """ROC-AUC, average precision and ECE for each row of weights (B, U) at once: the
+    bootstrap's resamples as multiplicities of the units the items belong to (unit: each
+    item's unit; default, each item its own). With unit weights they equal scikit-learn's
     roc_auc_score and average_precision_score (tests check); sklearn gives the point values."""
-    levels, level = np.unique(probs, return_inverse=True)  # ascending score levels
-    # Items sorted by level, then summed per level: (B, L) without an items x levels matrix
-    # (which grows as N^2 when every score is distinct).
-    order = np.argsort(level, kind="stable")
-    starts = np.searchsorted(level[order], np.arange(len(levels)))
-    pos = np.add.reduceat((weights * labels)[:, order], starts, axis=1)  # positive weight per level
-    neg = np.add.reduceat((weights * (1 - labels))[:, order], starts, axis=1)
-    n_pos, n_neg = pos.sum(1), neg.sum(1)
-    below = np.cumsum(neg, axis=1) - neg  # negatives scored strictly lower
-    with np.errstate(invalid="ignore", divide="ignore"):
-        auc = (pos * (below + 0.5 * neg)).sum(1) / (n_pos * n_neg)
-        tp, fp = np.cumsum(pos[:, ::-1], 1), np.cumsum(neg[:, ::-1], 1)  # thresholds descending
-        precision = np.where(tp + fp > 0, tp / np.maximum(tp + fp, 1e-300), 0.0)
-        ap = (pos[:, ::-1] / n_pos[:, None] * precision).sum(1)
-    auc = np.where((n_pos > 0) & (n_neg > 0), auc, np.nan)
-    ap = np.where((n_pos > 0) & (n_neg > 0), ap, np.nan)
-    bins = np.minimum((probs * CALIBRATION_BINS).astype(int), CALIBRATION_BINS - 1)
-    # Per-bin sums in item order, not a matmul with a one-hot matrix: BLAS sums in an order
-    # that depends on where the arrays sit in memory, so a run's results.json and a rescore of
-    # its directory differed in the 16th digit of ECE's CI bounds.
-    by_bin = np.argsort(bins, kind="stable")
-    present, first = np.unique(bins[by_bin], return_index=True)
+    return UnitCurves(labels, probs, np.arange(len(labels)) if unit is None else unit)(weights)
 
-    def per_bin(values: np.ndarray) -> np.ndarray:
-        out = np.zeros((values.shape[0], CALIBRATION_BINS))
-        out[:, present] = np.add.reduceat(values[:, by_bin], first, axis=1)
-        return out
 
-    count, hits, conf = per_bin(weights), per_bin(weights * labels), per_bin(weights * probs)
-    total = count.sum(1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        ece = np.abs(hits - conf).sum(1) / total  # sum_b n_b/N |acc_b - conf_b|
-    return {"roc_auc": auc, "average_precision": ap, "ece": np.where(total > 0, ece, np.nan)}
+class UnitCurves:
+    """weighted_curves for one set of items and many weight rows. The items are summed once
+    per (unit, score level) and (unit, calibration bin), in item order; a row of unit weights
+    is then a product with those sparse tables (scipy.sparse's loops sum in a fixed order: a
+    BLAS matmul's last digits moved with its thread count, so a run and a rescore of its
+    directory differed). Nothing is items x resamples (100k questions x 100 resamples held
+    80 MB per array) or items x levels (N^2 when every score is distinct)."""
+
+    def __init__(self, labels: np.ndarray, probs: np.ndarray, unit: np.ndarray):
+        n_units = int(unit.max()) + 1 if len(unit) else 0
+        levels, level = np.unique(probs, return_inverse=True)  # ascending score levels
+        bins = _bins(probs)
+        self.size = max(n_units, len(levels))  # the widest array one weight row makes
+        by_level, by_bin = (n_units, len(levels)), (n_units, CALIBRATION_BINS)
+        self.pos = _unit_sums(unit, level, labels, by_level)  # positives per unit and level
+        self.neg = _unit_sums(unit, level, 1 - labels, by_level)
+        self.count = _unit_sums(unit, bins, np.ones_like(probs), by_bin)
+        self.hits = _unit_sums(unit, bins, labels, by_bin)
+        self.conf = _unit_sums(unit, bins, probs, by_bin)
+
+    def __call__(self, weights: np.ndarray) -> dict[str, np.ndarray]:
+        # (B, L): weight per score level, in C order (a row's sums add as they do over items)
+        pos, neg = (np.ascontiguousarray(weights @ table) for table in (self.pos, self.neg))
+        n_pos, n_neg = pos.sum(1), neg.sum(1)
+        below = np.cumsum(neg, axis=1) - neg  # negatives scored strictly lower
+        with np.errstate(invalid="ignore", divide="ignore"):
+            auc = (pos * (below + 0.5 * neg)).sum(1) / (n_pos * n_neg)
+            tp, fp = np.cumsum(pos[:, ::-1], 1), np.cumsum(neg[:, ::-1], 1)  # thresholds descending
+            precision = np.where(tp + fp > 0, tp / np.maximum(tp + fp, 1e-300), 0.0)
+            ap = (pos[:, ::-1] / n_pos[:, None] * precision).sum(1)
+        auc = np.where((n_pos > 0) & (n_neg > 0), auc, np.nan)
+        ap = np.where((n_pos > 0) & (n_neg > 0), ap, np.nan)
+        count, hits, conf = weights @ self.count, weights @ self.hits, weights @ self.conf
+        total = count.sum(1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            ece = np.abs(hits - conf).sum(1) / total  # sum_b n_b/N |acc_b - conf_b|
+        return {"roc_auc": auc, "average_precision": ap, "ece": np.where(total > 0, ece, np.nan)}
+
+
+def _unit_sums(unit: np.ndarray, column: np.ndarray, values: np.ndarray,
+               shape: tuple[int, int]) -> csr_matrix:
+    """values summed per (unit, column) cell in item order, as a sparse (units, columns) table."""
+    from scipy.sparse import csr_matrix
+
+    order = np.lexsort((column, unit))  # stable: a cell's items stay in item order
+    u, c, v = unit[order], column[order], np.asarray(values, dtype=np.float64)[order]
+    first = np.flatnonzero(np.r_[True, (u[1:] != u[:-1]) | (c[1:] != c[:-1])]) if len(u) else u
+    return csr_matrix((np.add.reduceat(v, first) if len(u) else v, (u[first], c[first])), shape=shape)
 
 
 def score_mode(records: Sequence[dict[str, Any]], seed: int, n_resamples: int = 1000,
                level: float = 0.95) -> dict[str, Any] | None:
     """ROC-AUC, average precision and ECE with CIs (resampling images) and the curves; None if
     no record was scored."""
-    scored = [(r, p) for r in records if (p := p_yes(r)) is not None]
-    if not scored:
+    probs = np.fromiter((np.nan if (p := p_yes(r)) is None else p for r in records),
+                        dtype=np.float64, count=len(records))
+    scored = np.flatnonzero(~np.isnan(probs))
+    if not len(scored):
         return None
     # scikit-learn takes 0.9 s to import: only runs with option scores pay for it.
     from sklearn.calibration import calibration_curve
     from sklearn.metrics import (average_precision_score, precision_recall_curve, roc_auc_score,
                                  roc_curve)
 
-    labels = np.array([r["meta"]["label"] == "yes" for r, _ in scored], dtype=float)
-    probs = np.array([p for _, p in scored])
-    _, unit = np.unique([r["sample_id"] for r, _ in scored], return_inverse=True)
+    probs = probs[scored]
+    labels = np.fromiter((records[i]["meta"]["label"] == "yes" for i in scored), dtype=np.float64,
+                         count=len(scored))
+    names = {s: i for i, s in enumerate(sorted({records[i]["sample_id"] for i in scored}))}
+    unit = np.fromiter((names[records[i]["sample_id"]] for i in scored), dtype=np.intp,
+                       count=len(scored))
     both = 0 < labels.sum() < len(labels)
     values = {"roc_auc": roc_auc_score(labels, probs) if both else np.nan,
               "average_precision": average_precision_score(labels, probs) if both else np.nan,
               "ece": expected_calibration_error(labels, probs)}
     rng = np.random.default_rng(seed)
     draws: dict[str, list[np.ndarray]] = {k: [] for k in values}
-    n_units = unit.max() + 1
-    # Each resample weighs every item: at most 500k weights per chunk (4 MB; 100 resamples of
-    # 100k questions would hold 80 MB per array, several at once). The generator gives the
-    # same rows in the same order whatever the chunk.
-    chunk = max(1, min(100, 500_000 // len(scored)))
+    n_units, curves_of = len(names), UnitCurves(labels, probs, unit)
+    # At most 500k values per array a chunk of resamples makes (4 MB: resamples x units or
+    # x score levels). The generator gives the same rows in the same order whatever the chunk.
+    chunk = max(1, min(100, 500_000 // curves_of.size))
     for start in range(0, n_resamples, chunk):
         b = min(chunk, n_resamples - start)
         counts = rng.multinomial(n_units, np.full(n_units, 1.0 / n_units), size=b)
-        for name, v in weighted_curves(labels, probs, counts[:, unit].astype(float)).items():
+        for name, v in curves_of(counts.astype(float)).items():
             draws[name].append(v)
     tail = (1.0 - level) / 2.0 * 100.0
     metrics = {}

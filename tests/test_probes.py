@@ -261,3 +261,24 @@ def test_weighted_curves_equal_sklearn_on_unit_weights():
     out = weighted_curves(labels, probs, w[None, :].astype(float))
     assert out["roc_auc"][0] == pytest.approx(roc_auc_score(labels[rep], probs[rep]))
     assert out["average_precision"][0] == pytest.approx(average_precision_score(labels[rep], probs[rep]))
+
+
+def test_weighted_curves_over_units_equal_the_same_weights_item_by_item():
+    """Score mode's resamples weigh units (images): the curves from per-unit sums equal those
+    from every item given its unit's weight (AUC and AP exactly: integer counts; ECE to float
+    rounding), with many tied and many distinct scores."""
+    import numpy as np
+
+    from vlmeval.probes.false_positive import weighted_curves
+
+    rng = np.random.default_rng(3)
+    for probs in (np.round(rng.random(400), 1), rng.random(400)):
+        labels = (rng.random(400) < 0.5).astype(float)
+        unit = rng.integers(0, 37, 400)
+        weights = rng.multinomial(37, np.full(37, 1 / 37), size=25).astype(float)
+        grouped = weighted_curves(labels, probs, weights, unit)
+        itemwise = weighted_curves(labels, probs, weights[:, unit])
+        assert np.array_equal(grouped["roc_auc"], itemwise["roc_auc"], equal_nan=True)
+        assert np.array_equal(grouped["average_precision"], itemwise["average_precision"], equal_nan=True)
+        assert np.allclose(grouped["ece"], itemwise["ece"], rtol=1e-12, atol=0)
+        assert np.isfinite(grouped["roc_auc"]).all() and len(set(grouped["roc_auc"])) > 1
