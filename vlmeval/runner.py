@@ -463,9 +463,13 @@ def _run_locked(config: RunConfig, adapter: Adapter, tasks: list[Task],
         ranks.barrier()  # the other ranks start from run.json and the merged samples
     counters: dict[str, Any] | None = None
 
-    def record_attempt(status: str) -> None:
+    def record_attempt(status: str, results: dict[str, Any] | None = None) -> None:
+        """results: the finished run's, whose answers are counted there (a rescan of the samples
+        files held every record again, at the run's peak memory)."""
         meta.update(status=status)
-        meta["attempts"][-1]["computed"] = _stored(store, tasks) - stored_before
+        stored = (_stored(store, tasks) if results is None else
+                  sum(t["n_requests"] - t["errors"] for t in results["tasks"].values()))
+        meta["attempts"][-1]["computed"] = stored - stored_before
         meta["attempts"][-1]["counters"] = counters if counters is not None else adapter.counters()
         store.write_run(meta)
 
@@ -501,5 +505,5 @@ def _run_locked(config: RunConfig, adapter: Adapter, tasks: list[Task],
             pass  # e.g. the disk is full: run.json keeps "running", which resumes the same way
         raise
     meta["finished"] = _now()
-    record_attempt(results["status"])
+    record_attempt(results["status"], results)
     return RunResult(store.root, results)
