@@ -71,7 +71,7 @@ def compare_html(runs: Sequence[Run], data: dict[str, Any]) -> str:
     comparable = [t.name for t in data["tasks"] if t.comparable]
     rows = disagreements(runs, comparable)
     refs = [row.pop("image_ref") for row in rows]
-    images, left_out = thumbnails([{"image": ref} for ref in refs if ref])
+    images, left_out = thumbnails(refs)
     script, script_hash = page_script("browser.js")
     return environment().get_template("compare.html.j2").render(
         data=data, runs=runs, overview=overview(runs), alpha=ALPHA, script=script,

@@ -17,7 +17,7 @@ import io
 import json
 import re
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator, Mapping
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
@@ -61,7 +61,7 @@ def packed(items: Iterable[Any]) -> Markup:
             f.write((b"," if i else b"") + json.dumps(
                 item, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
         f.write(b"]")
-    return Markup(base64.b64encode(out.getvalue()).decode("ascii"))
+    return Markup(base64.b64encode(out.getbuffer()).decode("ascii"))
 
 
 def script_json(data: Any) -> Markup:
@@ -97,17 +97,18 @@ def smallest_encoding(image: "Image.Image") -> tuple[str, bytes]:
     return mime, data
 
 
-def thumbnails(records: list[dict[str, Any]], budget: int = IMAGE_BUDGET) -> tuple[dict[str, str], int]:
-    """sha256 -> data URI for each distinct image, once however many requests show it, until
-    the byte budget is spent; returns the map and how many images were left out (unreadable or
-    over budget). Generated probe inputs (blank, noise) get no thumbnail: rows name them."""
+def thumbnails(images: Iterable[Mapping[str, Any] | None],
+               budget: int = IMAGE_BUDGET) -> tuple[dict[str, str], int]:
+    """sha256 -> data URI for each distinct image of `images` (records' image references),
+    once however many requests show it, until the byte budget is spent; returns the map and
+    how many images were left out (unreadable or over budget). Generated probe inputs (blank,
+    noise) get no thumbnail: rows name them."""
     from vlmeval.data import load_image
     from vlmeval.records import ImageRef
 
     out: dict[str, str] = {}
     left_out, spent = 0, 0
-    refs = {r["image"]["sha256"]: r["image"] for r in records
-            if r.get("image") and r["image"]["source"] != "synthetic"}
+    refs = {ref["sha256"]: ref for ref in images if ref and ref["source"] != "synthetic"}
     for sha, ref in refs.items():
         if spent >= budget:
             left_out += 1
@@ -252,23 +253,46 @@ def _value(m: dict[str, Any]) -> float:
 # --- the page ----------------------------------------------------------------------------------
 
 def report_html(run: Run) -> str:
-    records = [r for rs in run.records.values() for r in rs]
-    images, left_out = thumbnails(records)
+    return "".join(page(run))
+
+
+def page(run: Run) -> Iterator[str]:
+    """The report page, in pieces. The records pass once, task by task, into the packed sample
+    rows (and the images and usage they name): a run loaded without its records
+    (load_run(records=False)) is read as it goes, so a 100k-sample page needs neither every
+    record nor the whole page in memory at once."""
+    images: dict[str, Any] = {}  # sha256 -> reference, for the thumbnails
+    usages: list[dict[str, Any]] = []
+    counted = [0]
+
+    def rows() -> Iterator[dict[str, Any]]:
+        for entry in run.meta["tasks"]:
+            for r in run.task_records(entry["name"]):
+                counted[0] += 1
+                if r.get("image"):
+                    images[r["image"]["sha256"]] = r["image"]
+                if r.get("usage"):
+                    usages.append(r["usage"])
+                yield sample_row(r)
+
+    samples = packed(rows())
+    thumbs, left_out = thumbnails(images.values())
     script, script_hash = page_script("browser.js")
     sections = [task_section(name, result) for name, result in run.results["tasks"].items()]
     from vlmeval.scoring import usage
 
-    return environment().get_template("report.html.j2").render(
+    return environment().get_template("report.html.j2").generate(
         run=run, meta=run.meta, sections=sections, script=script, script_hash=script_hash,
-        usage=usage(records, run.meta["model"].get("prices_per_million_tokens")),
-        samples=packed(sample_row(r) for r in records), images=script_json(images),
-        n_samples=len(records), images_left_out=left_out, tasks=list(run.results["tasks"]),
+        usage=usage(({"usage": u} for u in usages), run.meta["model"].get("prices_per_million_tokens")),
+        samples=samples, images=script_json(thumbs), n_samples=counted[0],
+        images_left_out=left_out, tasks=list(run.results["tasks"]),
     )
 
 
 def write_report(run_dir: Path, out: Path | None = None) -> Path:
-    """Render run_dir's report to `out` (default: run_dir/report.html); returns the path."""
-    run = load_run(run_dir)
+    """Render run_dir's report to `out` (default: run_dir/report.html); returns the path. The
+    page is written as it is made, from records read as they are needed."""
+    run = load_run(run_dir, records=False)
     out = Path(out) if out is not None else run.path / "report.html"
-    write_atomic(out, report_html(run))
+    write_atomic(out, page(run))
     return out

@@ -384,3 +384,44 @@ def test_records_share_equal_values_and_tell_apart_what_equality_does_not(tmp_pa
     verdicts = {id(r["verdict"]) for r in run.records["pope"]}
     assert len(verdicts) == len({json.dumps(r["verdict"]) for r in run.records["pope"]}) < len(records)
     assert [json.loads(line) for line in (out / "samples/pope.jsonl").open()] == records
+
+
+def test_the_report_reads_a_finished_run_one_chunk_at_a_time_and_shows_what_a_full_load_shows(
+        tmp_path, monkeypatch):
+    """write_report streams a task's records when its file holds one line per planned request
+    (the page equals one rendered from every record at once); a file with a retried line is
+    loaded whole (newest line per request); an id stored twice in a file of the planned length
+    is a one-line error. Records read are plain dicts sharing one key table."""
+    import sys
+
+    from vlmeval import store as store_module
+    from vlmeval.reports.render import page, report_html
+    from vlmeval.store import RunDirError, RunStore
+
+    monkeypatch.setattr(store_module, "SCAN_CHUNK", 7)
+    out = tmp_path / "r"
+    assert main(["run", "--model", "baseline:oracle", "--tasks", "pope,chair", "--limit", "3",
+                 "--out", str(out), "-q"]) == 0
+    store = RunStore(out)
+    planned = {e["name"]: e["n_requests"] for e in json.loads((out / "run.json").read_text())["tasks"]}
+    streamed = store.stream_records("pope", planned["pope"])
+    assert not isinstance(streamed, list)  # a generator: nothing read yet
+    assert list(streamed) == store.load_records("pope")
+    assert "".join(page(load_run(out, records=False))) == report_html(load_run(out))
+
+    record = store.load_records("pope")[0]
+    assert type(record) is dict and json.loads(json.dumps(record)) == record
+    if sys.implementation.name == "cpython":
+        assert sys.getsizeof(record) < sys.getsizeof(dict(record))  # the shared key table
+
+    samples = out / "samples" / "pope.jsonl"
+    lines = samples.read_text().splitlines(keepends=True)
+    failed = {**json.loads(lines[1]), "raw": None, "error": "timed out", "verdict": None}
+    samples.write_text("".join([lines[0], json.dumps(failed) + "\n", *lines[1:]]))  # a retry
+    retried = store.stream_records("pope", planned["pope"])
+    assert isinstance(retried, list) and retried == store.load_records("pope")
+    assert [r["request_id"] for r in retried] == [json.loads(l)["request_id"] for l in lines]
+
+    samples.write_text("".join([lines[0], lines[0], *lines[2:]]))  # line 2's request missing
+    with pytest.raises(RunDirError, match="stored twice and another not at all"):
+        list(store.stream_records("pope", planned["pope"]))

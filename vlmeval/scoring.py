@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import datetime, timezone
-from typing import Any, Mapping, Sequence
+from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 from vlmeval.errors import UserError
 from vlmeval.parsing import POLICY_VERSIONS, check_policy
@@ -75,16 +75,19 @@ def score_task(task: Task, records: Sequence[dict[str, Any]], policy: str, seed:
     }
 
 
-def usage(records: Sequence[Mapping[str, Any]],
+def usage(records: Iterable[Mapping[str, Any]],
           prices: Mapping[str, float] | None = None) -> dict[str, Any] | None:
     """Tokens the records report (served models), and their cost at `prices` per million
-    tokens; None when no record reports usage."""
-    reported = [r["usage"] for r in records if r.get("usage")]
-    if not reported:
+    tokens; None when no record reports usage. One pass: records may be a stream."""
+    out: dict[str, Any] = {"requests": 0, "prompt_tokens": 0, "completion_tokens": 0}
+    for r in records:
+        reported = r.get("usage")
+        if reported:
+            out["requests"] += 1
+            for kind in ("prompt", "completion"):
+                out[f"{kind}_tokens"] += reported.get(f"{kind}_tokens") or 0
+    if not out["requests"]:
         return None
-    out: dict[str, Any] = {"requests": len(reported)}
-    for kind in ("prompt", "completion"):
-        out[f"{kind}_tokens"] = sum(u.get(f"{kind}_tokens") or 0 for u in reported)
     if prices:
         out["cost"] = sum(prices.get(kind, 0.0) * out[f"{kind}_tokens"]
                           for kind in ("prompt", "completion")) / 1e6
@@ -147,17 +150,23 @@ def score_run(meta: Mapping[str, Any], records: Mapping[str, Sequence[dict[str, 
     }
 
 
-def reread(entry: Mapping[str, Any], records: list[dict[str, Any]],
-           policy: str) -> list[dict[str, Any]]:
-    """The records, updated in place, with parsed, parse_status and verdict as the installed
-    task reads them under `policy` (what the pages show and compare tests, so they agree with
-    results.json after a rescore); the stored lines are not changed. Equal verdicts are one
-    object (records are read-only, as store.scan gives them): 100k records are not copied."""
+SHARED_VERDICTS = 4096  # distinct verdicts reread keeps to share; records streamed stay unheld
+
+
+def reread(entry: Mapping[str, Any], records: Iterable[dict[str, Any]],
+           policy: str) -> Iterator[dict[str, Any]]:
+    """The records, each updated in place as it comes, with parsed, parse_status and verdict
+    as the installed task reads them under `policy` (what the pages show and compare tests, so
+    they agree with results.json after a rescore); the stored lines are not changed. Equal
+    verdicts are one object (records are read-only, as store.scan gives them): 100k records
+    are not copied."""
     task = task_from_entry(entry)
     verdicts: dict[Any, Any] = {}
     for r in records:
+        if len(verdicts) > SHARED_VERDICTS:  # all distinct (captions' scores): stop holding them
+            verdicts.clear()
         parsed = task.read(r, policy)
         verdict = task.verdict(r, parsed).to_json() if is_answer(r) else None
         r.update(policy=policy, parsed=parsed.answer, parse_status=parsed.status,
                  verdict=shared_value(verdicts, verdict))
-    return records
+        yield r
