@@ -16,6 +16,7 @@ import hashlib
 import io
 import json
 import re
+import secrets
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping
 
@@ -52,8 +53,13 @@ def fmt(value: float | None, digits: int = 3) -> str:
 def packed(items: Iterable[Any]) -> Markup:
     """A JSON list, gzipped and base64-encoded (the page's script unpacks it with the browser's
     DecompressionStream): the samples of a large run shrink about tenfold, and base64 holds
-    nothing a <script> block could misread. Items are encoded and compressed one at a time, so
-    neither the list nor its text is ever whole (100k samples: 170 MB less)."""
+    nothing a <script> block could misread."""
+    return Markup("".join(piece.decode("ascii") for piece in base64_pieces(gzipped(items))))
+
+
+def gzipped(items: Iterable[Any]) -> io.BytesIO:
+    """The items as a gzipped JSON list, encoded and compressed one at a time, so neither the
+    list nor its text is ever whole (100k samples: 170 MB less)."""
     out = io.BytesIO()
     with gzip.GzipFile(fileobj=out, mode="wb", mtime=0) as f:
         f.write(b"[")
@@ -61,7 +67,14 @@ def packed(items: Iterable[Any]) -> Markup:
             f.write((b"," if i else b"") + json.dumps(
                 item, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
         f.write(b"]")
-    return Markup(base64.b64encode(out.getbuffer()).decode("ascii"))
+    return out
+
+
+def base64_pieces(data: io.BytesIO, size: int = 3 << 20) -> Iterator[bytes]:
+    """data's base64 text in pieces (of a multiple of 3 bytes each, so they join into one)."""
+    view = data.getbuffer()
+    for start in range(0, len(view), size):
+        yield base64.b64encode(view[start:start + size])
 
 
 def script_json(data: Any) -> Markup:
@@ -253,14 +266,15 @@ def _value(m: dict[str, Any]) -> float:
 # --- the page ----------------------------------------------------------------------------------
 
 def report_html(run: Run) -> str:
-    return "".join(page(run))
+    return "".join(p if isinstance(p, str) else p.decode("ascii") for p in page(run))
 
 
-def page(run: Run) -> Iterator[str]:
-    """The report page, in pieces. The records pass once, task by task, into the packed sample
-    rows (and the images and usage they name): a run loaded without its records
-    (load_run(records=False)) is read as it goes, so a 100k-sample page needs neither every
-    record nor the whole page in memory at once."""
+def page(run: Run) -> Iterator[str | bytes]:
+    """The report page, in pieces (the samples' base64 as bytes). The records pass once, task
+    by task, into the compressed sample rows (and the images and usage they name): a run
+    loaded without its records (load_run(records=False)) is read as it goes, and the rows'
+    text goes from the compressed buffer into the page a piece at a time, so a 100k-sample
+    page needs neither every record nor the whole page in memory at once."""
     images: dict[str, Any] = {}  # sha256 -> reference, for the thumbnails
     usages: list[dict[str, Any]] = []
     counted = [0]
@@ -275,18 +289,30 @@ def page(run: Run) -> Iterator[str]:
                     usages.append(r["usage"])
                 yield sample_row(r)
 
-    samples = packed(rows())
+    samples = gzipped(rows())
     thumbs, left_out = thumbnails(images.values())
     script, script_hash = page_script("browser.js")
     sections = [task_section(name, result) for name, result in run.results["tasks"].items()]
     from vlmeval.scoring import usage
 
-    return environment().get_template("report.html.j2").generate(
+    mark = f"samples-{secrets.token_hex(16)}"  # where they go; no run's text can hold it
+    pieces = environment().get_template("report.html.j2").generate(
         run=run, meta=run.meta, sections=sections, script=script, script_hash=script_hash,
         usage=usage(({"usage": u} for u in usages), run.meta["model"].get("prices_per_million_tokens")),
-        samples=samples, images=script_json(thumbs), n_samples=counted[0],
+        samples=Markup(mark), images=script_json(thumbs), n_samples=counted[0],
         images_left_out=left_out, tasks=list(run.results["tasks"]),
     )
+    placed = False
+    for piece in pieces:
+        if mark in piece:
+            before, after = piece.split(mark, 1)
+            yield before
+            yield from base64_pieces(samples)
+            yield after
+            placed = True
+        else:
+            yield piece
+    assert placed, "report.html.j2 shows no {{ samples }}"
 
 
 def write_report(run_dir: Path, out: Path | None = None) -> Path:
