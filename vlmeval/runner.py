@@ -495,15 +495,16 @@ def _run_locked(config: RunConfig, adapter: Adapter, tasks: list[Task],
         results = score_run(meta, TaskRecords(store, [t.name for t in tasks]),
                             where=str(store.root), versions=meta["versions"])
         store.write_results(results)
+        meta["finished"] = _now()
+        record_attempt(results["status"], results)  # before the report, which shows run.json
         from vlmeval.reports.render import write_report  # matplotlib: imported only when needed
 
         write_report(store.root)
     except BaseException:
+        meta["finished"] = None
         try:
             record_attempt("interrupted")
         except RunDirError:
             pass  # e.g. the disk is full: run.json keeps "running", which resumes the same way
         raise
-    meta["finished"] = _now()
-    record_attempt(results["status"], results)
     return RunResult(store.root, results)
