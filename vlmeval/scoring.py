@@ -150,23 +150,18 @@ def score_run(meta: Mapping[str, Any], records: Mapping[str, Sequence[dict[str, 
     }
 
 
-SHARED_VERDICTS = 4096  # distinct verdicts reread keeps to share; records streamed stay unheld
-
-
-def reread(entry: Mapping[str, Any], records: Iterable[dict[str, Any]],
-           policy: str) -> Iterator[dict[str, Any]]:
+def reread(entry: Mapping[str, Any], records: Iterable[dict[str, Any]], policy: str,
+           share: bool = True) -> Iterator[dict[str, Any]]:
     """The records, each updated in place as it comes, with parsed, parse_status and verdict
     as the installed task reads them under `policy` (what the pages show and compare tests, so
-    they agree with results.json after a rescore); the stored lines are not changed. Equal
-    verdicts are one object (records are read-only, as store.scan gives them): 100k records
-    are not copied."""
+    they agree with results.json after a rescore); the stored lines are not changed. share:
+    equal verdicts are one object (records are read-only, as store.scan gives them), for
+    records that are held; a stream's records are not."""
     task = task_from_entry(entry)
     verdicts: dict[Any, Any] = {}
     for r in records:
-        if len(verdicts) > SHARED_VERDICTS:  # all distinct (captions' scores): stop holding them
-            verdicts.clear()
         parsed = task.read(r, policy)
         verdict = task.verdict(r, parsed).to_json() if is_answer(r) else None
         r.update(policy=policy, parsed=parsed.answer, parse_status=parsed.status,
-                 verdict=shared_value(verdicts, verdict))
+                 verdict=shared_value(verdicts, verdict) if share else verdict)
         yield r

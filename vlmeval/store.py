@@ -265,7 +265,7 @@ class RunStore:
         for chunk in _Lines(path).chunks():
             records: list[dict[str, Any]] = []
             bad: list[int] = []
-            _parse(chunk, path, records, bad, {})  # values shared within a chunk only
+            _parse(chunk, path, records, bad, None)
             if bad:
                 raise RunDirError(f"{path}:{bad[0]}: damaged line (not a sample record); run the "
                                   f"same `vlmeval run` command again to recompute it")
@@ -361,13 +361,14 @@ def shared_value(shared: dict[Any, Any], value: Any) -> Any:
 
 
 def _parse(chunk: list[tuple[int, bytes]], path: Path, records: list[dict[str, Any]],
-           bad: list[int], shared: dict[Any, Any]) -> None:
+           bad: list[int], shared: dict[Any, Any] | None) -> None:
     """Parse lines as one JSON list: json shares the key strings of one call's objects, so
     512 records hold one copy of each key where line-by-line parsing made 28 per record. The
     values of SHARED_FIELDS repeat across records (an image, a prompt, the options, a verdict,
     "official"): equal values are one object, shared by every record that holds them, so
-    records are read-only. A POPE record took 4.3 KB, now 0.7 KB. A chunk that does not parse
-    is read line by line, which names the damaged lines."""
+    records are read-only. A POPE record took 4.3 KB, now 0.5 KB. shared None: records that
+    are not held (a stream) share nothing, which would only cost time. A chunk that does not
+    parse is read line by line, which names the damaged lines."""
     if not chunk:
         return
     try:
@@ -389,8 +390,9 @@ def _parse(chunk: list[tuple[int, bytes]], path: Path, records: list[dict[str, A
         if record is None:
             bad.append(number)
             continue
-        for name in SHARED_FIELDS:
-            record[name] = shared_value(shared, record[name])
+        if shared is not None:
+            for name in SHARED_FIELDS:
+                record[name] = shared_value(shared, record[name])
         records.append(_compact(record))
 
 
@@ -488,7 +490,7 @@ class Run:
 
         entry = next(e for e in self.meta["tasks"] if e["name"] == task)
         return reread(entry, RunStore(self.path).stream_records(task, entry["n_requests"]),
-                      self.results["tasks"][task]["policy"])
+                      self.results["tasks"][task]["policy"], share=False)
 
 
 def load_run(path: Path, records: bool = True) -> Run:
