@@ -352,6 +352,12 @@ def test_samples_are_read_in_chunks_that_name_each_damaged_line(tmp_path, monkey
     samples.write_text("".join(damaged))
     records, bad = store_module.RunStore(out).scan("pope")
     assert bad == [6, 7, 9, 10]
+    # what a resume reads: ids in file order, answered or not, the same damaged lines
+    from vlmeval.schema import is_answer
+
+    order, answered, also_bad = store_module.RunStore(out).answers("pope")
+    assert also_bad == bad and order == [r["request_id"] for r in records]
+    assert answered == {r["request_id"]: is_answer(r) for r in records} and any(answered.values())
     expected = [json.loads(line) for i, line in enumerate(lines) if i not in (5, 6, 7, 9)]
     assert records == expected
     assert all(a is b for a, b in zip(records[0], records[1]))  # one copy of each key a chunk

@@ -29,7 +29,7 @@ from vlmeval.provenance import versions
 from vlmeval.records import Prediction, Request, request_to_json
 from vlmeval.schema import FORMAT_VERSION, SampleRecord, is_answer
 from vlmeval.scoring import score_run
-from vlmeval.store import RunDirError, RunStore, newest
+from vlmeval.store import RunDirError, RunStore
 from vlmeval.tasks.base import Task
 from vlmeval.tasks.suites import make_task, suite_limits, suite_tasks
 
@@ -221,7 +221,7 @@ def make_record(task: Task, request: Request, pred: Prediction, policy: str) -> 
 
 
 def _stored(store: RunStore, tasks: Sequence[Task]) -> int:
-    return sum(sum(map(is_answer, newest(store.scan(t.name)[0]))) for t in tasks)
+    return sum(sum(store.answers(t.name)[1].values()) for t in tasks)
 
 
 def run_task(task: Task, plan: Sequence[Request], adapter: Adapter, store: RunStore,
@@ -235,16 +235,16 @@ def run_task(task: Task, plan: Sequence[Request], adapter: Adapter, store: RunSt
     Returns the batch size --batch-size auto settled on (None for a fixed size)."""
     writer = store if ranks is None else store.shard(ranks.rank)
     writer.samples_dir.mkdir(parents=True, exist_ok=True)
-    lines, damaged = writer.scan(task.name, repair=True)
-    fresh = not lines and not damaged  # then every line is appended below, in plan order
+    # Which requests have an answer (ids and flags only: the records are not held here)
+    order, answered, damaged = writer.answers(task.name, repair=True)
+    fresh = not order and not damaged  # then every line is appended below, in plan order
     if damaged:
         print(f"vlmeval: {writer.samples_path(task.name)}: {len(damaged)} damaged line(s) "
               f"(first: line {damaged[0]}); their requests are computed again", file=sys.stderr)
     if ranks is not None:  # what rank 0 merged before the ranks started, then this rank's own
-        lines = store.scan(task.name)[0] + lines
-    stored = {r["request_id"]: r for r in newest(lines)}
+        answered = {**store.answers(task.name)[1], **answered}
     planned = {r.request_id for r in plan}
-    stray = next((rid for rid in stored if rid not in planned), None)
+    stray = next((rid for rid in answered if rid not in planned), None)
     if stray is not None:
         raise RunDirError(f"{store.samples_path(task.name)}: request {stray!r} is not in this "
                          f"run's plan; pass --out to use another directory or --overwrite")
@@ -254,7 +254,7 @@ def run_task(task: Task, plan: Sequence[Request], adapter: Adapter, store: RunSt
     sizer.size = max(sizer.size, 2 * getattr(adapter, "max_concurrency", 0))
     computed = [r for r in plan if r.request_id not in copies] if copies else plan
     mine = computed if ranks is None else ranks.shard(computed, sizer.size)
-    pending = [r for r in mine if r.request_id not in stored or not is_answer(stored[r.request_id])]
+    pending = [r for r in mine if not answered.get(r.request_id)]
     label = task.name if ranks is None else f"{task.name} [rank {ranks.rank}/{ranks.world}]"
     with Progress(label, len(mine), len(mine) - len(pending), quiet=config.quiet,
                   every=config.progress_every) as progress:
@@ -270,10 +270,10 @@ def run_task(task: Task, plan: Sequence[Request], adapter: Adapter, store: RunSt
     found = sizer.size if sizer.auto else None
     if ranks is not None or fresh or copies:  # fresh: one line per request in plan order
         return found  # (copies: copy_answers puts the file in plan order)
-    lines, damaged = store.scan(task.name)
-    if damaged or [r["request_id"] for r in lines] != [r.request_id for r in plan]:
-        latest = {r["request_id"]: r for r in lines}
-        store.compact(task.name, [latest[r.request_id] for r in plan])
+    order, _, damaged = store.answers(task.name)
+    if damaged or order != [r.request_id for r in plan]:
+        latest = {r["request_id"]: r for r in store.scan(task.name)[0]}
+        store.compact(task.name, (latest[r.request_id] for r in plan))
     return found
 
 
