@@ -434,3 +434,21 @@ def test_the_report_reads_a_finished_run_one_chunk_at_a_time_and_shows_what_a_fu
     samples.write_text("".join([lines[0], lines[0], *lines[2:]]))  # line 2's request missing
     with pytest.raises(RunDirError, match="stored twice and another not at all"):
         list(store.stream_records("pope", planned["pope"]))
+
+
+def test_an_unreadable_samples_file_is_named_as_such_by_the_report(tmp_path, capsys):
+    """The report is written while the records are read: a samples file it cannot open (a
+    folder in its place) is a one-line error naming that file, not the page being written,
+    and the page already there is kept."""
+    out = tmp_path / "r"
+    assert main(["run", "--model", "baseline:oracle", "--tasks", "pope", "--limit", "2",
+                 "--out", str(out), "-q"]) == 0
+    page = (out / "report.html").read_bytes()
+    samples = out / "samples" / "pope.jsonl"
+    samples.unlink()
+    samples.mkdir()
+    capsys.readouterr()
+    assert main(["report", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and f"{samples}: cannot read" in err
+    assert (out / "report.html").read_bytes() == page and not list(out.glob(".report.html*"))

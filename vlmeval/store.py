@@ -60,7 +60,7 @@ def write_error(path: Path, e: OSError) -> WriteError:
                       f"nothing finished is lost")
 
 
-def write_atomic(path: Path, data: bytes | str | Iterable[str]) -> None:
+def write_atomic(path: Path, data: bytes | str | Iterable[str | bytes]) -> None:
     """Write a file so that it is either the old one or the whole new one (never a part, even
     on disk full or a kill); the temporary file is removed when the write fails. data: the
     contents, or its pieces in order (written as they come: the whole is never held)."""
@@ -341,7 +341,12 @@ class _Lines:
 
     def numbered(self) -> Iterator[tuple[int, bytes]]:
         self.end = 0
-        with open(self.path, "rb") as f:  # line by line: the file is never held whole
+        try:
+            f = open(self.path, "rb")
+        except OSError as e:  # e.g. a folder in its place: named here, not as the report's write
+            raise RunDirError(f"{self.path}: cannot read ({e.strerror or e}); move it away, then "
+                              f"run the same `vlmeval run` command again") from None
+        with f:  # line by line: the file is never held whole
             for number, line in enumerate(f, 1):
                 if not line.endswith(b"\n"):
                     break
