@@ -276,17 +276,18 @@ def page(run: Run) -> Iterator[str | bytes]:
     text goes from the compressed buffer into the page a piece at a time, so a 100k-sample
     page needs neither every record nor the whole page in memory at once."""
     images: dict[str, Any] = {}  # sha256 -> reference, for the thumbnails
-    usages: list[dict[str, Any]] = []
-    counted = [0]
+    with_usage: list[dict[str, Any]] = []  # {"usage": ...} of the records that report it
+    n_samples = 0
 
     def rows() -> Iterator[dict[str, Any]]:
+        nonlocal n_samples
         for entry in run.meta["tasks"]:
             for r in run.task_records(entry["name"]):
-                counted[0] += 1
+                n_samples += 1
                 if r.get("image"):
                     images[r["image"]["sha256"]] = r["image"]
                 if r.get("usage"):
-                    usages.append(r["usage"])
+                    with_usage.append({"usage": r["usage"]})
                 yield sample_row(r)
 
     samples = gzipped(rows())
@@ -298,8 +299,8 @@ def page(run: Run) -> Iterator[str | bytes]:
     mark = f"samples-{secrets.token_hex(16)}"  # where they go; no run's text can hold it
     pieces = environment().get_template("report.html.j2").generate(
         run=run, meta=run.meta, sections=sections, script=script, script_hash=script_hash,
-        usage=usage(({"usage": u} for u in usages), run.meta["model"].get("prices_per_million_tokens")),
-        samples=Markup(mark), images=script_json(thumbs), n_samples=counted[0],
+        usage=usage(with_usage, run.meta["model"].get("prices_per_million_tokens")),
+        samples=Markup(mark), images=script_json(thumbs), n_samples=n_samples,
         images_left_out=left_out, tasks=list(run.results["tasks"]),
     )
     placed = False
