@@ -82,7 +82,9 @@ def _save(model, tokenizer, parts, path, template=None):
         (path / "chat_template.jinja").write_text(template)
 
 
-def build_llava(path):
+def build_llava(path, *, image_size=32, patch_size=8, text=None):
+    """A tiny LLaVA; bench/hf_shared_images.py asks for a wider one with LLaVA-1.5's 576 image
+    tokens (image_size=336, patch_size=14)."""
     fast = transformers.PreTrainedTokenizerFast(
         tokenizer_object=_bpe(["<unk>", "<s>", "</s>", "<pad>", "<image>"]), unk_token="<unk>",
         bos_token="<s>", eos_token="</s>", pad_token="<pad>")
@@ -91,13 +93,14 @@ def build_llava(path):
                 "{% endfor %} {% endfor %}{% if add_generation_prompt %}assistant:{% endif %}")
     processor = transformers.LlavaProcessor(
         image_processor=transformers.CLIPImageProcessor(
-            size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32}),
-        tokenizer=fast, patch_size=8, vision_feature_select_strategy="default",
+            size={"shortest_edge": image_size}, crop_size={"height": image_size, "width": image_size}),
+        tokenizer=fast, patch_size=patch_size, vision_feature_select_strategy="default",
         num_additional_image_tokens=1, chat_template=template)
     config = transformers.LlavaConfig(
-        vision_config=transformers.CLIPVisionConfig(**TINY_VISION),
+        vision_config=transformers.CLIPVisionConfig(
+            **{**TINY_VISION, "image_size": image_size, "patch_size": patch_size}),
         text_config=transformers.LlamaConfig(vocab_size=len(fast), pad_token_id=fast.pad_token_id,
-                                             **TINY_TEXT),
+                                             **{**TINY_TEXT, **(text or {})}),
         image_token_id=fast.convert_tokens_to_ids("<image>"), vision_feature_select_strategy="default")
     torch.manual_seed(0)
     model = transformers.LlavaForConditionalGeneration(config)

@@ -11,15 +11,16 @@ from pathlib import Path
 
 import pytest
 import torch
+from PIL import Image
 
 from hf_families import FAMILIES
 from vlmeval.adapters import resolve_model
-from vlmeval.adapters.hf import VISION_CACHE_FAMILIES, HFAdapter, surface_forms
+from vlmeval.adapters.hf import SHARED_PREFIX_FAMILIES, VISION_CACHE_FAMILIES, HFAdapter, surface_forms
 from vlmeval.cli import main
 from vlmeval.data import scenes_samples
 from vlmeval.errors import ConfigError
 from vlmeval.parsing import parse_yes_no
-from vlmeval.records import Request
+from vlmeval.records import ImageRef, Request
 
 # What one image costs each family's model: 16 positions in the prompt (a 32 px image in 8 px
 # patches, or 64 px with 2x2 merging, or 16 query / resampler tokens), except Mllama, whose
@@ -108,6 +109,49 @@ def test_a_batch_with_more_distinct_images_than_the_cache_holds(checkpoint):
     requests = _requests()  # four distinct images
     assert small.generate(requests) == plain.generate(requests)
     assert small.counters()["vision_rows"] == 4 and len(small.vision_cache.items) == 2
+
+
+def test_shared_image_prefix_gives_the_unshared_outputs_and_scores(checkpoint):
+    """Each image's prompt prefix computed once per batch, every prompt continued from its cache
+    through holes in the attention mask: the same texts, and option scores within float
+    rounding (a forward pass split in two adds in another order), as the plain batch."""
+    shared = resolve_model(str(checkpoint))
+    if checkpoint.name not in SHARED_PREFIX_FAMILIES:
+        assert "not among the families checked" in shared.info()["image_prefix"]
+        assert not shared.shared_prefix and "prefix_rows" not in shared.counters()
+        return
+    plain = resolve_model(str(checkpoint), options={"shared_prefix": "false"})
+    assert plain.info()["image_prefix"].endswith("(--model-arg shared_prefix=false)")
+    # prompts of different lengths: the shorter rows have padding between prefix and question
+    requests = [replace(r, prompt=r.prompt.replace("moon", "big red moon"))
+                for r in _requests(5)]
+    for batch in (requests, requests[::-1]):
+        assert shared.generate(batch) == plain.generate(batch)
+        for a, b in zip(shared.score(batch), plain.score(batch)):
+            assert a == pytest.approx(b, abs=1e-5)
+    assert shared.counters()["prefix_rows"] == 2 * 5  # once per distinct image and batch
+    assert shared.counters()["scored_from_prefill"] == plain.counters()["scored_from_prefill"] > 0
+
+
+def test_shared_prefixes_of_different_lengths(tmp_path):
+    """LLaVA-NeXT gives an image as many tokens as its size asks (anyres): prefixes of two
+    lengths are left-padded in the prefix pass, positions counting real tokens only."""
+    FAMILIES["llava_next"](tmp_path / "ckpt")
+    for size in ((32, 32), (96, 32)):
+        Image.effect_noise(size, 60).convert("RGB").save(tmp_path / f"{size[0]}.png")
+    refs = [ImageRef("file", str(tmp_path / f"{w}.png"), "") for w in (32, 96)]
+    requests = [Request(task="t", request_id=f"{i}/{j}", sample_id=str(i), prompt=q, image=ref,
+                        target="yes", options=("yes", "no"), max_new_tokens=3)
+                for i, ref in enumerate(refs)
+                for j, q in enumerate(("Is there a star?", "Is there a big red moon here?"))]
+    shared = resolve_model(str(tmp_path / "ckpt"))
+    plain = resolve_model(str(tmp_path / "ckpt"), options={"shared_prefix": "false"})
+    lengths = plain._inputs(requests, [])["attention_mask"].sum(1).tolist()
+    assert lengths[0] != lengths[2]  # the two images take different numbers of tokens
+    assert shared.generate(requests) == plain.generate(requests)
+    for a, b in zip(shared.score(requests), plain.score(requests)):
+        assert a == pytest.approx(b, abs=1e-5)
+    assert shared.counters()["prefix_rows"] == 2
 
 
 def test_generate_and_score_agree_on_the_chosen_option(checkpoint):

@@ -69,7 +69,7 @@ def _hf_detect(path: Path) -> bool:
     return is_hf_checkpoint(path)
 
 
-HF_OPTIONS = ("dtype", "device", "trust_remote_code", "allow_pickle", "vision_cache")
+HF_OPTIONS = ("dtype", "device", "trust_remote_code", "allow_pickle", "vision_cache", "shared_prefix")
 
 
 def _hf_load(spec: str, path: Path, **options) -> Adapter:
@@ -83,7 +83,7 @@ def _hf_load(spec: str, path: Path, **options) -> Adapter:
     if unknown is not None:
         raise ConfigError(f"--model-arg {unknown}: not an option of Hugging Face checkpoints "
                           f"(they read {', '.join(HF_OPTIONS)})")
-    for flag in ("trust_remote_code", "allow_pickle"):
+    for flag in ("trust_remote_code", "allow_pickle", "shared_prefix"):
         if flag in options:
             options[flag] = as_flag(flag, options[flag])
     return HFAdapter(spec, path, **options)

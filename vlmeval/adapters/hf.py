@@ -52,6 +52,17 @@ FALLBACK_PROMPT = "Question: {question} Answer:"
 VISION_CACHE_FAMILIES = frozenset({"llava", "paligemma", "gemma3", "aya_vision", "internvl"})
 VISION_CACHE_IMAGES = 32  # distinct rows kept (a 7B LLaVA's are 4.7 MB each in bfloat16)
 
+# Families whose language model reads one position per token (position_ids from the attention
+# mask, causal attention throughout) and whose prompt holds an image as placeholder tokens
+# filled from the image's features: a prompt's image prefix (everything up to its last image
+# placeholder) can then be computed once for every request of a batch that shares it, and the
+# rest of each prompt continued from that prefix's cache (SharedPrefix). tests/test_hf_adapter.py
+# checks each against the unshared path. Not here: Qwen-VL (3-D M-RoPE positions), Gemma 3 and
+# PaliGemma (bidirectional attention over image tokens or the whole prompt, marked per token),
+# Mllama (cross-attention: no image tokens in the prompt), BLIP-2 and InstructBLIP.
+SHARED_PREFIX_FAMILIES = frozenset({"llava", "llava_next", "llava_onevision", "aya_vision",
+                                    "internvl", "idefics2", "idefics3", "smolvlm"})
+
 
 class VisionCache:
     """Wraps a model's get_image_features so that each distinct pixel row (an image, or a tile
@@ -103,6 +114,16 @@ class VisionCache:
         rows = [batch[k] for k in keys]
         features = ([f for f, _ in rows] if rows[0][1] else torch.stack([f for f, _ in rows]))
         return BaseModelOutputWithPooling(pooler_output=features)
+
+
+def _left_pad(rows: list[list[int]], pad: int, like):
+    """Token rows left-padded to one length: (ids, attention mask), on `like`'s device."""
+    import torch
+
+    width = max(len(row) for row in rows)
+    ids = torch.tensor([[pad] * (width - len(row)) + row for row in rows], dtype=like.dtype)
+    mask = torch.tensor([[0] * (width - len(row)) + [1] * len(row) for row in rows], dtype=torch.long)
+    return ids.to(like.device), mask.to(like.device)
 
 
 def surface_forms(option: str) -> list[str]:
@@ -189,7 +210,8 @@ class HFAdapter:
 
     def __init__(self, name: str, path: Path | str, *, dtype: str | None = None,
                  device: str | None = None, trust_remote_code: bool = False,
-                 allow_pickle: bool = False, vision_cache: int | str = VISION_CACHE_IMAGES) -> None:
+                 allow_pickle: bool = False, vision_cache: int | str = VISION_CACHE_IMAGES,
+                 shared_prefix: bool = True) -> None:
         import torch
         import transformers
 
@@ -215,6 +237,8 @@ class HFAdapter:
         self.tokenizer.padding_side = "left"
         self.model = self._load_model(transformers, torch, dtype, common).eval()
         self.vision_cache = self._cache_vision(vision_cache)
+        self.shared_prefix = shared_prefix and self.model.config.model_type in SHARED_PREFIX_FAMILIES
+        self.prefix_rows = 0  # image prefixes computed by the shared-prefix pass
         self.settings = {"do_sample": False, "num_beams": 1, "dtype": dtype, "device": self.device,
                          "max_new_tokens": "per request", "trust_remote_code": trust_remote_code}
 
@@ -277,8 +301,14 @@ class HFAdapter:
                  if self.vision_cache is not None else
                  "off (--model-arg vision_cache=0)" if family in VISION_CACHE_FAMILIES else
                  f"every request's own ({family} is not among the families checked for the cache)")
+        prefix = ("once per distinct image and prefix in a batch, each prompt continued from its "
+                  "cache" if self.shared_prefix else
+                  "in every request's prefill (--model-arg shared_prefix=false)"
+                  if family in SHARED_PREFIX_FAMILIES else
+                  f"in every request's prefill ({family} is not among the families checked for "
+                  f"a shared prefix)")
         return {"params": sum(p.numel() for p in self.model.parameters()),
-                "vision_features": cache,
+                "vision_features": cache, "image_prefix": prefix,
                 "image_tokens": self._image_tokens(), "family": self.model.config.model_type,
                 "class": type(self.model).__name__, "generation": self.settings,
                 "video": self.video, "option_scores": SURFACE_FORMS_NOTE,
@@ -289,6 +319,8 @@ class HFAdapter:
         counters = {"scored_from_prefill": self.prefill_scored}
         if self.vision_cache is not None:
             counters["vision_rows"] = self.vision_cache.rows
+        if self.shared_prefix:
+            counters["prefix_rows"] = self.prefix_rows
         return counters
 
     # --- inputs -------------------------------------------------------------------------------
@@ -343,13 +375,8 @@ class HFAdapter:
 
         from vlmeval.data.scenes import IMAGE_SIZE
 
-        # The id the model replaces with image features (Gemma 3's soft token, not the begin-of-
-        # image token its processor also names), else the processor's.
         config = self.model.config
-        token = next((t for t in (getattr(config, "image_token_id", None),
-                                  getattr(config, "image_token_index", None),
-                                  getattr(self.processor, "image_token_id", None)) if t is not None),
-                     None)
+        token = self._image_token_id()
         if token is None:
             return None
         texts = self.render([Request(task="info", request_id="0", sample_id="0", prompt="?",
@@ -394,6 +421,8 @@ class HFAdapter:
         batch = self._inputs(requests, [])
         scoring = any(r.options for r in requests)  # every step's logits are kept: only then
         with torch.no_grad():
+            if self.shared_prefix and requests[0].image is not None:
+                batch = self._shared_prefix(requests, batch) or batch
             out = self._model_for(requests).generate(
                 **batch, max_new_tokens=max(r.max_new_tokens for r in requests),
                 do_sample=False, num_beams=1, pad_token_id=self.tokenizer.pad_token_id,
@@ -409,6 +438,61 @@ class HFAdapter:
             cut = next((i for i, t in enumerate(row) if t in eos), len(row))
             texts.append(self.tokenizer.decode(row[:cut], skip_special_tokens=True).strip())
         return texts
+
+    def _shared_prefix(self, requests: Sequence[Request], batch) -> dict | None:
+        """generate's inputs with each image prefix computed once per batch (SHARED_PREFIX_FAMILIES).
+        A row's image prefix is its prompt up to its last image placeholder; the rows with the
+        same image and prefix tokens share one forward pass over it. Each row then reads
+        [its prefix, padding, the rest of its prompt], generate continuing from the prefixes'
+        cache (one row per request): the attention mask hides the padding and generate's
+        position ids count unmasked tokens only, so every token sees what it sees in the plain
+        left-padded row, at the same position. The same split whatever the batch holds, so a
+        request is computed the same way in any batch. None (the plain batch is used) where a
+        row has no placeholder or nothing after it, or an image input is not one row per
+        request."""
+        import torch
+        import transformers
+
+        ids, mask = batch["input_ids"], batch["attention_mask"]
+        B = ids.shape[0]
+        images = {k: v for k, v in batch.items() if k not in ("input_ids", "attention_mask")}
+        if any(not torch.is_tensor(v) or v.shape[0] != B or (v.dim() > 1 and v.shape[1] == ids.shape[1])
+               for v in images.values()):  # not one row per request, or one value per token
+            return None
+        rows = [row[m.bool()].tolist() for row, m in zip(ids.cpu(), mask.cpu())]
+        token = self._image_token_id()
+        cut = [max((i for i, t in enumerate(row) if t == token), default=len(row)) + 1 for row in rows]
+        if any(c >= len(row) for c, row in zip(cut, rows)):
+            return None
+        keys = [(r.image, tuple(row[:c])) for r, row, c in zip(requests, rows, cut)]
+        firsts: dict = {}  # each distinct prefix's first row
+        for i, key in enumerate(keys):
+            firsts.setdefault(key, i)
+        group = {key: g for g, key in enumerate(firsts)}
+        first = list(firsts.values())
+        pad = self.tokenizer.pad_token_id or 0
+        prefix_ids, prefix_mask = _left_pad([list(key[1]) for key in group], pad, ids)
+        # The cache is passed, not asked for with use_cache=True, which the model would hand on
+        # to get_image_features: VisionCache keys its rows by those arguments too.
+        cache = transformers.DynamicCache(config=self.model.config)
+        self.model(input_ids=prefix_ids, attention_mask=prefix_mask, cache=cache,
+                   position_ids=(prefix_mask.cumsum(-1) - 1).clamp(min=0), logits_to_keep=1,
+                   **{k: v[first] for k, v in images.items()})
+        self.prefix_rows += len(group)
+        which = torch.tensor([group[key] for key in keys], device=ids.device)
+        cache.reorder_cache(which)  # one row per request
+        rest_ids, rest_mask = _left_pad([row[c:] for row, c in zip(rows, cut)], pad, ids)
+        return {"input_ids": torch.cat([prefix_ids[which], rest_ids], dim=1),
+                "attention_mask": torch.cat([prefix_mask[which], rest_mask], dim=1), "cache": cache}
+
+    def _image_token_id(self) -> int | None:
+        """The id the model replaces with image features (Gemma 3's soft token, not the begin-of-
+        image token its processor also names), else the processor's."""
+        config = self.model.config
+        return next((t for t in (getattr(config, "image_token_id", None),
+                                 getattr(config, "image_token_index", None),
+                                 getattr(self.processor, "image_token_id", None)) if t is not None),
+                    None)
 
     def _forms(self, option: str) -> list[tuple[int, ...]]:
         """The distinct token sequences of an option's surface forms (`surface_forms`); an
