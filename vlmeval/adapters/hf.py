@@ -474,16 +474,22 @@ class HFAdapter:
         prefix_ids, prefix_mask = _left_pad([list(key[1]) for key in group], pad, ids)
         # The cache is passed, not asked for with use_cache=True, which the model would hand on
         # to get_image_features: VisionCache keys its rows by those arguments too.
-        cache = transformers.DynamicCache(config=self.model.config)
-        self.model(input_ids=prefix_ids, attention_mask=prefix_mask, cache=cache,
-                   position_ids=(prefix_mask.cumsum(-1) - 1).clamp(min=0), logits_to_keep=1,
+        try:
+            cache = transformers.DynamicCache(config=self.model.config)
+        except TypeError:  # transformers before 4.56
+            cache = transformers.DynamicCache()
+        params = inspect.signature(self.model.forward).parameters
+        name = "cache" if "cache" in params else "past_key_values"  # "cache" from transformers 5.2x
+        last = {"logits_to_keep": 1} if "logits_to_keep" in params else {}
+        self.model(input_ids=prefix_ids, attention_mask=prefix_mask, **{name: cache}, **last,
+                   position_ids=(prefix_mask.cumsum(-1) - 1).clamp(min=0),
                    **{k: v[first] for k, v in images.items()})
         self.prefix_rows += len(group)
         which = torch.tensor([group[key] for key in keys], device=ids.device)
         cache.reorder_cache(which)  # one row per request
         rest_ids, rest_mask = _left_pad([row[c:] for row, c in zip(rows, cut)], pad, ids)
         return {"input_ids": torch.cat([prefix_ids[which], rest_ids], dim=1),
-                "attention_mask": torch.cat([prefix_mask[which], rest_mask], dim=1), "cache": cache}
+                "attention_mask": torch.cat([prefix_mask[which], rest_mask], dim=1), name: cache}
 
     def _image_token_id(self) -> int | None:
         """The id the model replaces with image features (Gemma 3's soft token, not the begin-of-
