@@ -14,7 +14,7 @@ from safetensors.torch import load_file
 from vlmeval import cli
 from vlmeval.adapters import resolve_model
 from vlmeval.adapters.native import FeatureCache, NativeAdapter
-from vlmeval.data import scenes, scenes_samples
+from vlmeval.data import load_images, scenes, scenes_samples
 from vlmeval.errors import ConfigError
 from vlmeval.records import Request
 from vlmeval.registry import UnknownName
@@ -88,6 +88,27 @@ def test_encoder_runs_once_per_unique_image(checkpoint):
     counters = adapter.counters()
     assert counters.pop("prefix_calls", 3) == 3  # the image prefix through the LM once per image
     assert counters == {"encoder_calls": 3, "scored_from_prefill": len(requests)}
+
+
+@pytest.mark.parametrize("model", ["fixture", "zoo"])
+def test_an_images_features_do_not_depend_on_the_images_encoded_with_it(checkpoint, model):
+    """Several new images share one encoder call (their convolutional stems one at a time, the
+    blocks together): each image's features are the bits it gets alone."""
+    path = checkpoint if model == "fixture" else resolve_model("zoo:scenes-mlp2x_gelu").path
+    samples = scenes_samples("eval", 7)
+    together = NativeAdapter("a", path, cache=FeatureCache())
+    together._image_features([s.image for s in samples])
+    alone = NativeAdapter("b", path, cache=FeatureCache())
+    for s in samples[::-1]:
+        alone._image_features([s.image])
+    assert together.encoder_calls == alone.encoder_calls == 7
+    fp = together.encoder_fingerprint
+    for s in samples:
+        key = (fp, s.image.sha256)
+        assert torch.equal(together.cache.get(key), alone.cache.get(key))
+        with torch.inference_mode():
+            single = together.model.vision(together._pixels(load_images([s.image])[0])[None])[0]
+        assert torch.equal(together.cache.get(key), single)
 
 
 def test_shared_image_prefix_gives_the_unshared_outputs_and_scores(checkpoint):

@@ -31,6 +31,7 @@ from vlmeval.records import ImageRef, Request
 from vlmeval.vlm import template
 from vlmeval.vlm.checkpoint import load_checkpoint
 from vlmeval.vlm.tokenizer import PAD
+from vlmeval.vlm.vision import VisionEncoder
 
 
 class FeatureCache:
@@ -131,15 +132,26 @@ class NativeAdapter:
         missing = [ref for ref in distinct if not ref.sha256 or self.cache.get((fp, ref.sha256)) is None]
         images = dict(zip(missing, load_images(missing)))
         digest = {ref: ref.sha256 or image_sha256(images[ref]) for ref in distinct}
-        # One image per encoder call: an image's features are then the same bits whichever
-        # images share its batch (a batched matmul's rows can differ in the last bits with the
-        # batch's size), so results do not depend on batching, resuming or torchrun sharding.
-        for ref in missing:
-            if self.cache.get((fp, digest[ref])) is None:
-                self.cache.put((fp, digest[ref]), self.model.vision(self._pixels(images[ref])[None])[0])
-                self.encoder_calls += 1
+        todo = {digest[ref]: ref for ref in missing if self.cache.get((fp, digest[ref])) is None}
+        if todo:
+            for key, features in zip(todo, self._encode([self._pixels(images[ref]) for ref in todo.values()])):
+                self.cache.put((fp, key), features)
+            self.encoder_calls += len(todo)
         patches = torch.stack([self.cache.get((fp, digest[ref])) for ref in refs])  # (B_img, N, Dv)
         return self.model.connector(patches)
+
+    def _encode(self, pixels: list[torch.Tensor]) -> torch.Tensor:
+        """Patch features of images (3, S, S), each the same bits whichever images share its
+        call, so results do not depend on batching, resuming or torchrun sharding. The
+        convolutional stem's output changes in the last bits with its batch's size (the
+        convolution picks its algorithm by shape), so it sees one image at a time; the blocks'
+        matrix products give each row the same bits at any batch size (checked by
+        tests/test_native.py), so they take all the images at once. An encoder of another kind
+        (a Hugging Face vision tower) sees one image per call."""
+        vision = self.model.vision
+        if not isinstance(vision, VisionEncoder):
+            return torch.cat([vision(p[None]) for p in pixels])
+        return vision.encode(torch.cat([vision.embed(p[None]) for p in pixels]))
 
     # --- batching -----------------------------------------------------------------------------
 

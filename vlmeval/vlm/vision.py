@@ -36,9 +36,16 @@ class VisionEncoder(nn.Module):
         self.ln = nn.LayerNorm(cfg.dim)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        B = images.shape[0]
+        return self.encode(self.embed(images))
+
+    def embed(self, images: torch.Tensor) -> torch.Tensor:
+        """Images (B, 3, S, S) -> patch tokens with their positions (B, N, Dv)."""
         x = self.patch(images * 2.0 - 1.0)  # (B, Dv, G, G)
-        x = x.flatten(2).transpose(1, 2) + self.pos  # (B, N, Dv)
+        return x.flatten(2).transpose(1, 2) + self.pos
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        """Patch tokens (B, N, Dv) -> patch features: the blocks and the final norm."""
+        B = x.shape[0]
         for block in self.blocks:
             x, _ = block(x)
         assert x.shape == (B, self.cfg.n_patches, self.cfg.dim)
