@@ -56,10 +56,11 @@ VISION_CACHE_IMAGES = 32  # distinct rows kept (a 7B LLaVA's are 4.7 MB each in 
 # mask, causal attention throughout) and whose prompt holds an image as placeholder tokens
 # filled from the image's features: a prompt's image prefix (everything up to its last image
 # placeholder) can then be computed once for every request of a batch that shares it, and the
-# rest of each prompt continued from that prefix's cache (SharedPrefix). tests/test_hf_adapter.py
-# checks each against the unshared path. Not here: Qwen-VL (3-D M-RoPE positions), Gemma 3 and
-# PaliGemma (bidirectional attention over image tokens or the whole prompt, marked per token),
-# Mllama (cross-attention: no image tokens in the prompt), BLIP-2 and InstructBLIP.
+# rest of each prompt continued from that prefix's cache (HFAdapter._shared_prefix).
+# tests/test_hf_adapter.py checks each against the unshared path. Not here: Qwen-VL (3-D
+# M-RoPE positions), Gemma 3 and PaliGemma (bidirectional attention over image tokens or the
+# whole prompt, marked per token), Mllama (cross-attention: no image tokens in the prompt),
+# BLIP-2 and InstructBLIP.
 SHARED_PREFIX_FAMILIES = frozenset({"llava", "llava_next", "llava_onevision", "aya_vision",
                                     "internvl", "idefics2", "idefics3", "smolvlm"})
 

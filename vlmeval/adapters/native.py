@@ -143,11 +143,11 @@ class NativeAdapter:
     def _encode(self, pixels: list[torch.Tensor]) -> torch.Tensor:
         """Patch features of images (3, S, S), each the same bits whichever images share its
         call, so results do not depend on batching, resuming or torchrun sharding. The
-        convolutional stem's output changes in the last bits with its batch's size (the
-        convolution picks its algorithm by shape), so it sees one image at a time; the blocks'
-        matrix products give each row the same bits at any batch size (checked by
-        tests/test_native.py), so they take all the images at once. An encoder of another kind
-        (a Hugging Face vision tower) sees one image per call."""
+        convolutional stem's output moves in the last bits when it takes more than one image
+        (measured on the zoo models: every image's, at batch sizes 2 to 96), so it sees one image
+        at a time; the blocks' matrix products give each row the same bits at any batch size
+        (tests/test_native.py checks both together), so they take all the images at once. An
+        encoder of another kind (a Hugging Face vision tower) sees one image per call."""
         vision = self.model.vision
         if not isinstance(vision, VisionEncoder):
             return torch.cat([vision(p[None]) for p in pixels])
