@@ -57,12 +57,13 @@ VISION_CACHE_IMAGES = 32  # distinct rows kept (a 7B LLaVA's are 4.7 MB each in 
 # filled from the image's features: a prompt's image prefix (everything up to its last image
 # placeholder) can then be computed once for every request of a batch that shares it, and the
 # rest of each prompt continued from that prefix's cache (HFAdapter._shared_prefix).
-# tests/test_hf_adapter.py checks each against the unshared path. Not here: Qwen-VL (3-D
-# M-RoPE positions), Gemma 3 and PaliGemma (bidirectional attention over image tokens or the
-# whole prompt, marked per token), Mllama (cross-attention: no image tokens in the prompt),
-# BLIP-2 and InstructBLIP.
+# tests/test_hf_adapter.py checks each against the unshared path. Gemma 3 attends within an
+# image bidirectionally (token types mark its tokens): the prefix holds the whole image, so its
+# pass does that. Not here: Qwen-VL (3-D M-RoPE positions), PaliGemma (the whole prompt is
+# bidirectional), Mllama (cross-attention: no image tokens in the prompt), BLIP-2 and
+# InstructBLIP.
 SHARED_PREFIX_FAMILIES = frozenset({"llava", "llava_next", "llava_onevision", "aya_vision",
-                                    "internvl", "idefics2", "idefics3", "smolvlm"})
+                                    "internvl", "idefics2", "idefics3", "smolvlm", "gemma3"})
 
 
 class VisionCache:
@@ -422,10 +423,11 @@ class HFAdapter:
         batch = self._inputs(requests, [])
         scoring = any(r.options for r in requests)  # every step's logits are kept: only then
         with torch.no_grad():
+            steps = max(r.max_new_tokens for r in requests)
             if self.shared_prefix and requests[0].image is not None:
-                batch = self._shared_prefix(requests, batch) or batch
+                batch = self._shared_prefix(requests, batch, steps) or batch
             out = self._model_for(requests).generate(
-                **batch, max_new_tokens=max(r.max_new_tokens for r in requests),
+                **batch, max_new_tokens=steps,
                 do_sample=False, num_beams=1, pad_token_id=self.tokenizer.pad_token_id,
                 return_dict_in_generate=True, output_logits=scoring)
         if scoring:
@@ -440,7 +442,7 @@ class HFAdapter:
             texts.append(self.tokenizer.decode(row[:cut], skip_special_tokens=True).strip())
         return texts
 
-    def _shared_prefix(self, requests: Sequence[Request], batch) -> dict | None:
+    def _shared_prefix(self, requests: Sequence[Request], batch, steps: int) -> dict | None:
         """generate's inputs with each image prefix computed once per batch (SHARED_PREFIX_FAMILIES).
         A row's image prefix is its prompt up to its last image placeholder; the rows with the
         same image and prefix tokens share one forward pass over it. Each row then reads
@@ -449,21 +451,33 @@ class HFAdapter:
         position ids count unmasked tokens only, so every token sees what it sees in the plain
         left-padded row, at the same position. The same split whatever the batch holds, so a
         request is computed the same way in any batch. None (the plain batch is used) where a
-        row has no placeholder or nothing after it, or an image input is not one row per
-        request."""
+        row has no placeholder or nothing after it, an image input is not one row per request,
+        a token type marks the rest of a prompt, or the rows and `steps` new tokens could
+        outgrow a sliding attention window (the padding inside a row would count against it)."""
         import torch
         import transformers
 
         ids, mask = batch["input_ids"], batch["attention_mask"]
         B = ids.shape[0]
-        images = {k: v for k, v in batch.items() if k not in ("input_ids", "attention_mask")}
-        if any(not torch.is_tensor(v) or v.shape[0] != B or (v.dim() > 1 and v.shape[1] == ids.shape[1])
-               for v in images.values()):  # not one row per request, or one value per token
-            return None
+        T = ids.shape[1]
+        extra = {k: v for k, v in batch.items() if k not in ("input_ids", "attention_mask")}
+        if any(not torch.is_tensor(v) or v.shape[0] != B for v in extra.values()):
+            return None  # an image input that is not one row per request
+        per_token = {k: v for k, v in extra.items() if v.dim() == 2 and v.shape[1] == T}  # token types
+        images = {k: v for k, v in extra.items() if k not in per_token}
         rows = [row[m.bool()].tolist() for row, m in zip(ids.cpu(), mask.cpu())]
         token = self._image_token_id()
         cut = [max((i for i, t in enumerate(row) if t == token), default=len(row)) + 1 for row in rows]
         if any(c >= len(row) for c, row in zip(cut, rows)):
+            return None
+        # Token types (Gemma 3's mark image tokens, attended bidirectionally) go with the prefix
+        # pass; generate gets none, so the rest of each prompt must be plain text (type 0).
+        types = {k: [row[m.bool()].tolist() for row, m in zip(v.cpu(), mask.cpu())]
+                 for k, v in per_token.items()}
+        if any(any(row[c:]) for rows_ in types.values() for row, c in zip(rows_, cut)):
+            return None
+        window = getattr(self.model.config.get_text_config(), "sliding_window", None)
+        if window and max(cut) + max(len(row) - c for row, c in zip(rows, cut)) + steps > window:
             return None
         keys = [(r.image, tuple(row[:c])) for r, row, c in zip(requests, rows, cut)]
         firsts: dict = {}  # each distinct prefix's first row
@@ -482,9 +496,11 @@ class HFAdapter:
         params = inspect.signature(self.model.forward).parameters
         name = "cache" if "cache" in params else "past_key_values"  # "cache" from transformers 5.2x
         last = {"logits_to_keep": 1} if "logits_to_keep" in params else {}
+        prefix_types = {k: _left_pad([v[i][:cut[i]] for i in first], 0, per_token[k])[0]
+                        for k, v in types.items()}
         self.model(input_ids=prefix_ids, attention_mask=prefix_mask, **{name: cache}, **last,
                    position_ids=(prefix_mask.cumsum(-1) - 1).clamp(min=0),
-                   **{k: v[first] for k, v in images.items()})
+                   **{k: v[first] for k, v in images.items()}, **prefix_types)
         self.prefix_rows += len(group)
         which = torch.tensor([group[key] for key in keys], device=ids.device)
         cache.reorder_cache(which)  # one row per request
