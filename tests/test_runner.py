@@ -136,6 +136,29 @@ def test_batch_size_does_not_change_results(tmp_path):
     assert metrics(a) == metrics(b)
 
 
+def test_without_a_batch_size_the_adapters_own_default_is_used_and_recorded(tmp_path):
+    class Sized(BlindAdapter):
+        default_batch_size = 5
+
+        def __init__(self, name):
+            super().__init__(name)
+            self.batches = []
+
+        def generate(self, requests):
+            self.batches.append(len(requests))
+            return super().generate(requests)
+
+    sized = Sized("test:sized")
+    vlmeval.evaluate(sized, tasks=["pope"], limit=4, out=tmp_path / "a")  # more than 5 requests
+    assert max(sized.batches) == 5
+    assert json.loads((tmp_path / "a" / "run.json").read_text())["batch_size"] == 5
+    vlmeval.evaluate("baseline:blind", tasks=["pope"], limit=4, out=tmp_path / "b")
+    assert json.loads((tmp_path / "b" / "run.json").read_text())["batch_size"] == 32
+    given = Sized("test:sized")
+    vlmeval.evaluate(given, tasks=["pope"], limit=4, out=tmp_path / "c", batch_size=7)
+    assert max(given.batches) == 7
+
+
 class RunsOutOfMemory:
     """Answers every request with its target, but a batch of more than `fits` requests raises
     torch's out-of-memory error, as a GPU would."""

@@ -16,7 +16,7 @@ def evaluate(
     tasks: Sequence[str] = (),
     out: str | Path | None = None,
     limit: int | None = None,
-    batch_size: int | str = 32,
+    batch_size: int | str | None = None,
     seed: int = 0,
     policy: str = "official",
     overwrite: bool = False,

@@ -163,9 +163,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--out", type=Path, help="run directory (default: runs/<model>__<suite>)")
     run.add_argument("--limit", type=_positive_int,
                      help="use at most N samples per task (default: the suite's, else all)")
-    run.add_argument("--batch-size", type=_batch_size, default=32, metavar="N|auto",
-                     help="requests per batch (32); auto: start at 64 and halve whenever a batch "
-                          "runs out of memory (run.json records the size found)")
+    run.add_argument("--batch-size", type=_batch_size, metavar="N|auto",
+                     help="requests per batch (default: 64 for vlmeval checkpoints, 32 for other "
+                          "models); auto: start at 64 and halve whenever a batch runs out of "
+                          "memory (run.json records the size found)")
     run.add_argument("--seed", type=_seed, default=0, help="seed for sampling and bootstrap (0)")
     run.add_argument("--policy", default="official", choices=["official", "strict"],
                      help="main parsing policy; results also report the other (official)")

@@ -14,7 +14,7 @@ import json
 import re
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Mapping, Sequence
@@ -45,7 +45,9 @@ class RunConfig:
     tasks: tuple[str, ...] = ()
     out: Path | None = None
     limit: int | None = None
-    batch_size: int | str = 32  # or "auto": start at AUTO_BATCH and halve on out-of-memory
+    # A number, "auto" (start at AUTO_BATCH and halve on out-of-memory) or None: the adapter's
+    # own `default_batch_size`, else DEFAULT_BATCH.
+    batch_size: int | str | None = None
     seed: int = 0
     policy: str = "official"
     overwrite: bool = False
@@ -133,6 +135,7 @@ def _now() -> str:
 
 
 AUTO_BATCH = 64  # --batch-size auto starts here
+DEFAULT_BATCH = 32  # without --batch-size, for an adapter that names no default_batch_size
 
 
 class BatchSize:
@@ -381,7 +384,8 @@ def run(config: RunConfig, adapter: Adapter | None = None) -> RunResult:
     adapter: an already built adapter (Python API); by default built from config.model.
     """
     check_policy(config.policy)
-    if config.batch_size != "auto" and (not isinstance(config.batch_size, int) or config.batch_size < 1):
+    if config.batch_size not in ("auto", None) and (not isinstance(config.batch_size, int)
+                                                    or config.batch_size < 1):
         raise ConfigError(f"--batch-size must be a whole number >= 1 or auto, got {config.batch_size!r}")
     if config.seed < 0:
         raise ConfigError(f"--seed must be a whole number >= 0, got {config.seed}")
@@ -394,6 +398,8 @@ def run(config: RunConfig, adapter: Adapter | None = None) -> RunResult:
             raise ConfigError(f"--{option} applies to none of this run's tasks "
                               f"({', '.join(t.name for t in tasks)})")
     adapter = adapter or resolve_model(config.model, config.adapter, config.model_options)
+    if config.batch_size is None:  # run.json records the size used
+        config = replace(config, batch_size=getattr(adapter, "default_batch_size", DEFAULT_BATCH))
     if not 0.0 <= config.max_error_rate <= 1.0:
         raise ConfigError(f"--max-error-rate must be between 0 and 1, got {config.max_error_rate}")
     plans = {t.name: t.requests() for t in tasks}

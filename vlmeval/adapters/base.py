@@ -64,7 +64,8 @@ class Adapter(Protocol):
     chat template (stored as `model_prompt` in the samples); answer_key(request) -> a hashable
     value, for a model whose answers are a function of it (greedy decoding of a local model):
     the runner then computes each distinct key of a run once and copies its answer to the
-    requests that repeat it (`runner.identical_requests`). generate and score may put a
+    requests that repeat it (`runner.identical_requests`); default_batch_size, the requests
+    per batch when the run names none (else runner.DEFAULT_BATCH). generate and score may put a
     `Failed` in place of a request's result, and generate may return `Reply` strings that carry
     token usage.
     """
