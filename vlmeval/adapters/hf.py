@@ -118,16 +118,6 @@ class VisionCache:
         return BaseModelOutputWithPooling(pooler_output=features)
 
 
-def _left_pad(rows: list[list[int]], pad: int, like):
-    """Token rows left-padded to one length: (ids, attention mask), on `like`'s device."""
-    import torch
-
-    width = max(len(row) for row in rows)
-    ids = torch.tensor([[pad] * (width - len(row)) + row for row in rows], dtype=like.dtype)
-    mask = torch.tensor([[0] * (width - len(row)) + [1] * len(row) for row in rows], dtype=torch.long)
-    return ids.to(like.device), mask.to(like.device)
-
-
 def surface_forms(option: str) -> list[str]:
     """How a chat model may write an option: as given, lower case, Capitalised and UPPER case,
     each with and without a leading space (duplicates dropped, order kept)."""
@@ -457,6 +447,8 @@ class HFAdapter:
         import torch
         import transformers
 
+        from vlmeval.vlm.template import left_pad
+
         ids, mask = batch["input_ids"], batch["attention_mask"]
         B = ids.shape[0]
         T = ids.shape[1]
@@ -486,7 +478,7 @@ class HFAdapter:
         group = {key: g for g, key in enumerate(firsts)}
         first = list(firsts.values())
         pad = self.tokenizer.pad_token_id or 0
-        prefix_ids, prefix_mask = _left_pad([list(key[1]) for key in group], pad, ids)
+        prefix_ids, prefix_mask = (t.to(ids.device) for t in left_pad([list(k[1]) for k in group], pad))
         # The cache is passed, not asked for with use_cache=True, which the model would hand on
         # to get_image_features: VisionCache keys its rows by those arguments too.
         try:
@@ -496,7 +488,7 @@ class HFAdapter:
         params = inspect.signature(self.model.forward).parameters
         name = "cache" if "cache" in params else "past_key_values"  # "cache" from transformers 5.2x
         last = {"logits_to_keep": 1} if "logits_to_keep" in params else {}
-        prefix_types = {k: _left_pad([v[i][:cut[i]] for i in first], 0, per_token[k])[0]
+        prefix_types = {k: left_pad([v[i][:cut[i]] for i in first], 0)[0].to(per_token[k])
                         for k, v in types.items()}
         self.model(input_ids=prefix_ids, attention_mask=prefix_mask, **{name: cache}, **last,
                    position_ids=(prefix_mask.cumsum(-1) - 1).clamp(min=0),
@@ -504,7 +496,8 @@ class HFAdapter:
         self.prefix_rows += len(group)
         which = torch.tensor([group[key] for key in keys], device=ids.device)
         cache.reorder_cache(which)  # one row per request
-        rest_ids, rest_mask = _left_pad([row[c:] for row, c in zip(rows, cut)], pad, ids)
+        rests = [row[c:] for row, c in zip(rows, cut)]
+        rest_ids, rest_mask = (t.to(ids.device) for t in left_pad(rests, pad))
         return {"input_ids": torch.cat([prefix_ids[which], rest_ids], dim=1),
                 "attention_mask": torch.cat([prefix_mask[which], rest_mask], dim=1), name: cache}
 

@@ -52,11 +52,12 @@ def decode(tokenizer: Tokenizer, ids: list[int]) -> str:
     return tokenizer.decode(ids, skip_special_tokens=True)
 
 
-def left_pad(rows: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
+def left_pad(rows: list[list[int]], pad: int = PAD) -> tuple[torch.Tensor, torch.Tensor]:
     """Left-padded ids (B, T) and attention mask (B, T): every row's next token is predicted at
-    the last position, which is what batched decoding and scoring need."""
+    the last position, which is what batched decoding and scoring need. pad: the filler id (the
+    HF adapter passes its tokenizer's)."""
     T = max(map(len, rows))
-    ids = torch.full((len(rows), T), PAD, dtype=torch.long)
+    ids = torch.full((len(rows), T), pad, dtype=torch.long)
     mask = torch.zeros(len(rows), T, dtype=torch.long)
     for i, row in enumerate(rows):
         ids[i, T - len(row):] = torch.tensor(row)
