@@ -9,9 +9,11 @@ commit), alternating; writes JSON.
     .venv/bin/python bench/hf_shared_images.py --old /tmp/vlmeval-old [--images 40] [--rounds 3]
 
 --unshared adds this tree with `--model-arg shared_prefix=false` (each prompt's image prefix
-computed in every request's prefill) to the alternation; --wide builds a LLaVA with LLaVA-1.5's
-proportions (576 image tokens a prompt: 336 px images in 14 px patches; a 4-layer, 256-wide
-language model), where the image prefix is most of every prompt, as in real checkpoints.
+computed in every request's prefill) to the alternation, --unprefetched this tree with
+`--model-arg prefetch=false` (each batch's inputs built just before it is computed); --wide
+builds a LLaVA with LLaVA-1.5's proportions (576 image tokens a prompt: 336 px images in 14 px
+patches; a 4-layer, 256-wide language model), where the image prefix is most of every prompt, as
+in real checkpoints.
 
 Vision-tower images are counted by wrapping LlavaModel.get_image_features at class level
 (rows of pixel_values that reach it), and LM positions by wrapping LlamaModel.forward, the same
@@ -121,12 +123,16 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--unshared", action="store_true",
                         help="also this tree with --model-arg shared_prefix=false")
+    parser.add_argument("--unprefetched", action="store_true",
+                        help="also this tree with --model-arg prefetch=false")
     parser.add_argument("--wide", action="store_true",
                         help="a LLaVA with 576 image tokens a prompt and a 256-wide LM")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args()
     variants = {"now": (ROOT, []),
                 **({"unshared": (ROOT, ["--model-arg", "shared_prefix=false"])} if args.unshared else {}),
+                **({"unprefetched": (ROOT, ["--model-arg", "prefetch=false"])} if args.unprefetched
+                   else {}),
                 **({"old": (args.old.resolve(), [])} if args.old else {})}
     results: dict[str, list[dict]] = {name: [] for name in variants}
     with tempfile.TemporaryDirectory() as tmp:
@@ -151,7 +157,7 @@ def main() -> None:
               f"= {n / median['compute_s']:.1f} samples/s, "
               f"{rows[0]['vision_rows'] / args.images:g} vision-tower images per unique image, "
               f"{rows[0]['lm_positions']:,} LM positions")
-    for name in ("old", "unshared"):
+    for name in ("old", "unshared", "unprefetched"):
         if name in figures:
             figures[f"speedup_over_{name}"] = round(
                 figures[name]["median_compute_s"] / figures["now"]["median_compute_s"], 2)

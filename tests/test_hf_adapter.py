@@ -97,7 +97,7 @@ def test_vision_tower_runs_once_per_distinct_image(checkpoint):
         assert a == pytest.approx(b, abs=1e-5)
     assert cached.generate(requests[::-1]) == plain.generate(requests[::-1])
     one_per_image = [r for r in requests if r.request_id.endswith("/0")]
-    distinct = len(cached._inputs(one_per_image, [])["pixel_values"])  # images, or their tiles
+    distinct = len(cached._inputs(one_per_image)["pixel_values"])  # images, or their tiles
     assert cached.counters()["vision_rows"] == distinct
 
 
@@ -134,8 +134,8 @@ def test_shared_image_prefix_gives_the_unshared_outputs_and_scores(checkpoint):
     # The whole next-token distribution, not only the options' (Gemma 3's forms are not all
     # one token here, so its scores come from a pass of their own)
     images = [r for r in requests if r.image is not None]
-    batch = plain._inputs(images, [])
-    split = shared._shared_prefix(images, shared._inputs(images, []), 1)
+    batch = plain._inputs(images)
+    split = shared._shared_prefix(images, shared._inputs(images), 1)
     settings = dict(max_new_tokens=1, do_sample=False, num_beams=1, return_dict_in_generate=True,
                     output_logits=True, pad_token_id=plain.tokenizer.pad_token_id)
     with torch.no_grad():
@@ -156,7 +156,7 @@ def test_shared_prefixes_of_different_lengths(tmp_path):
                 for j, q in enumerate(("Is there a star?", "Is there a big red moon here?"))]
     shared = resolve_model(str(tmp_path / "ckpt"))
     plain = resolve_model(str(tmp_path / "ckpt"), options={"shared_prefix": "false"})
-    lengths = plain._inputs(requests, [])["attention_mask"].sum(1).tolist()
+    lengths = plain._inputs(requests)["attention_mask"].sum(1).tolist()
     assert lengths[0] != lengths[2]  # the two images take different numbers of tokens
     assert shared.generate(requests) == plain.generate(requests)
     for a, b in zip(shared.score(requests), plain.score(requests)):
@@ -178,6 +178,72 @@ def test_no_shared_prefix_where_a_sliding_window_could_see_the_padding(tmp_path)
     assert shared.counters()["prefix_rows"] == 2
     assert shared.generate(long) == plain.generate(long)
     assert shared.counters()["prefix_rows"] == 2  # no prefix pass: the plain batch
+
+
+def _records(out):
+    keep = lambda r: {k: v for k, v in r.items() if k != "latency_ms"}  # noqa: E731
+    return {task.stem: [keep(json.loads(line)) for line in task.open()]
+            for task in sorted((out / "samples").glob("*.jsonl"))}
+
+
+def test_inputs_built_ahead_in_a_thread_give_the_same_records(tmp_path):
+    """The runner tells the adapter the next batch; its inputs are built in a background
+    thread (with its own processor: a fast tokenizer used by two threads at once fails) while
+    the current batch computes. Every batch after a task's first is built ahead, and the
+    records equal those of a run that builds each batch when it computes it."""
+    FAMILIES["llava"](tmp_path / "ckpt")
+    runs = {}
+    for name, extra in (("ahead", []), ("inline", ["--model-arg", "prefetch=false"])):
+        out = tmp_path / name
+        assert main(["run", "--model", str(tmp_path / "ckpt"), "--tasks", "pope,blind", "--limit",
+                     "4", "--batch-size", "3", "--out", str(out), "-q", *extra]) == 0
+        runs[name] = (_records(out), json.loads((out / "run.json").read_text()))
+    (ahead, run), (inline, plain) = runs["ahead"], runs["inline"]
+    assert ahead == inline and sum(map(len, ahead.values())) > 0
+    counters = run["attempts"][-1]["counters"]
+    computed = counters["scored_from_prefill"]  # every computed request is a yes/no question
+    assert counters["inputs_prefetched"] == computed - 2 * 3  # all but each task's first batch
+    assert plain["attempts"][-1]["counters"]["inputs_prefetched"] == 0
+    assert "background thread" in run["model"]["inputs"]
+    assert "prefetch=false" in plain["model"]["inputs"]
+
+
+def test_inputs_built_ahead_are_used_only_for_the_batch_they_were_built_for(tmp_path):
+    FAMILIES["llava"](tmp_path)
+    ahead = resolve_model(str(tmp_path))
+    plain = resolve_model(str(tmp_path), options={"prefetch": "false"})
+    requests = _requests(6)  # 12 with images, then one without
+    a, b, c = requests[:4], requests[4:8], requests[8:]
+    ahead.prefetch(a)
+    ahead.prefetch(b)  # a is the batch computed now: kept
+    ahead.prefetch(c)  # a's are dropped (a batch computed before it): only b's and c's are kept
+    assert ahead.generate(a) == plain.generate(a)
+    assert ahead.counters()["inputs_prefetched"] == 0
+    assert ahead.generate(b[:3]) == plain.generate(b[:3])  # not the batch told: built now
+    assert ahead.counters()["inputs_prefetched"] == 0
+    assert ahead.generate(b) == plain.generate(b)
+    assert ahead.counters()["inputs_prefetched"] == 4
+    assert ahead.generate(c) == plain.generate(c)  # images and text: two parts, both ahead
+    assert ahead.counters()["inputs_prefetched"] == 9
+    thread_copy = ahead._prefetcher[1]
+    assert thread_copy.tokenizer._tokenizer is not ahead.tokenizer._tokenizer
+
+
+def test_an_image_that_fails_in_the_thread_fails_its_request_only(tmp_path):
+    from vlmeval.runner import predict
+
+    FAMILIES["llava"](tmp_path / "ckpt")
+    missing = ImageRef("file", str(tmp_path / "missing.png"), "")
+    requests = _requests(2)[:4]
+    first, second = requests[:2], [requests[2], replace(requests[3], image=missing)]
+    out = {}
+    for name, options in (("ahead", {}), ("inline", {"prefetch": "false"})):
+        adapter = resolve_model(str(tmp_path / "ckpt"), options=options)
+        adapter.prefetch(second)
+        out[name] = predict(adapter, first) + predict(adapter, second)
+    assert [(p.raw, p.error) for p in out["ahead"]] == [(p.raw, p.error) for p in out["inline"]]
+    assert [p.error is not None for p in out["ahead"]] == [False, False, False, True]
+    assert "missing.png" in out["ahead"][3].error
 
 
 def test_generate_and_score_agree_on_the_chosen_option(checkpoint):
@@ -208,7 +274,7 @@ def test_option_scores_sum_the_forms_a_chat_model_says(tmp_path):
     # The "Yes" row of the head points along a direction that splits these questions' final
     # hidden states (centred, and orthogonal to their mean): some get "Yes", some "No".
     with torch.no_grad():
-        h = adapter.model(**adapter._inputs(requests, []), output_hidden_states=True
+        h = adapter.model(**adapter._inputs(requests), output_hidden_states=True
                           ).hidden_states[-1][:, -1].float()
         mean = h.mean(0)
         direction = h[0] - mean

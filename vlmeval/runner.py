@@ -258,6 +258,7 @@ def run_task(task: Task, plan: Sequence[Request], adapter: Adapter, store: RunSt
     computed = [r for r in plan if r.request_id not in copies] if copies else plan
     mine = computed if ranks is None else ranks.shard(computed, sizer.size)
     pending = [r for r in mine if not answered.get(r.request_id)]
+    prefetch = getattr(adapter, "prefetch", None)
     label = task.name if ranks is None else f"{task.name} [rank {ranks.rank}/{ranks.world}]"
     with Progress(label, len(mine), len(mine) - len(pending), quiet=config.quiet,
                   every=config.progress_every) as progress:
@@ -265,6 +266,8 @@ def run_task(task: Task, plan: Sequence[Request], adapter: Adapter, store: RunSt
         while start < len(pending):
             batch = pending[start:start + sizer.size]
             start += len(batch)
+            if prefetch is not None:  # the next batch's inputs, built while this one computes
+                prefetch(pending[start:start + sizer.size])
             preds = predict(adapter, batch, sizer)
             writer.append(task.name, [make_record(task, r, p, config.policy)
                                       for r, p in zip(batch, preds)])

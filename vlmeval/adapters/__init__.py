@@ -69,7 +69,8 @@ def _hf_detect(path: Path) -> bool:
     return is_hf_checkpoint(path)
 
 
-HF_OPTIONS = ("dtype", "device", "trust_remote_code", "allow_pickle", "vision_cache", "shared_prefix")
+HF_OPTIONS = ("dtype", "device", "trust_remote_code", "allow_pickle", "vision_cache", "shared_prefix",
+              "prefetch")
 
 
 def _hf_load(spec: str, path: Path, **options) -> Adapter:
@@ -83,7 +84,7 @@ def _hf_load(spec: str, path: Path, **options) -> Adapter:
     if unknown is not None:
         raise ConfigError(f"--model-arg {unknown}: not an option of Hugging Face checkpoints "
                           f"(they read {', '.join(HF_OPTIONS)})")
-    for flag in ("trust_remote_code", "allow_pickle", "shared_prefix"):
+    for flag in ("trust_remote_code", "allow_pickle", "shared_prefix", "prefetch"):
         if flag in options:
             options[flag] = as_flag(flag, options[flag])
     return HFAdapter(spec, path, **options)

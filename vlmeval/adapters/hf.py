@@ -22,6 +22,7 @@
 
 from __future__ import annotations
 
+import copy
 import functools
 import hashlib
 import inspect
@@ -203,7 +204,7 @@ class HFAdapter:
     def __init__(self, name: str, path: Path | str, *, dtype: str | None = None,
                  device: str | None = None, trust_remote_code: bool = False,
                  allow_pickle: bool = False, vision_cache: int | str = VISION_CACHE_IMAGES,
-                 shared_prefix: bool = True) -> None:
+                 shared_prefix: bool = True, prefetch: bool = True) -> None:
         import torch
         import transformers
 
@@ -231,6 +232,12 @@ class HFAdapter:
         self.vision_cache = self._cache_vision(vision_cache)
         self.shared_prefix = shared_prefix and self.model.config.model_type in SHARED_PREFIX_FAMILIES
         self.prefix_rows = 0  # image prefixes computed by the shared-prefix pass
+        self.prefetch_inputs = prefetch
+        self._prefetcher = None  # (thread pool, processor copy), made on the first prefetch
+        # ids of requests (as generate splits them) -> (the prefetch call, them, their future)
+        self._prefetched: dict = {}
+        self._told = 0  # prefetch calls so far
+        self.prefetched = 0  # requests whose inputs were built ahead, in the background
         self.settings = {"do_sample": False, "num_beams": 1, "dtype": dtype, "device": self.device,
                          "max_new_tokens": "per request", "trust_remote_code": trust_remote_code}
 
@@ -299,8 +306,11 @@ class HFAdapter:
                   if family in SHARED_PREFIX_FAMILIES else
                   f"in every request's prefill ({family} is not among the families checked for "
                   f"a shared prefix)")
+        inputs = ("the next batch's built in a background thread while the model computes"
+                  if self.prefetch_inputs else "each batch's built before it is computed "
+                  "(--model-arg prefetch=false)")
         return {"params": sum(p.numel() for p in self.model.parameters()),
-                "vision_features": cache, "image_prefix": prefix,
+                "vision_features": cache, "image_prefix": prefix, "inputs": inputs,
                 "image_tokens": self._image_tokens(), "family": self.model.config.model_type,
                 "class": type(self.model).__name__, "generation": self.settings,
                 "video": self.video, "option_scores": SURFACE_FORMS_NOTE,
@@ -308,7 +318,7 @@ class HFAdapter:
                                   else f"no chat template: {FALLBACK_PROMPT!r}")}
 
     def counters(self) -> dict:
-        counters = {"scored_from_prefill": self.prefill_scored}
+        counters = {"scored_from_prefill": self.prefill_scored, "inputs_prefetched": self.prefetched}
         if self.vision_cache is not None:
             counters["vision_rows"] = self.vision_cache.rows
         if self.shared_prefix:
@@ -319,45 +329,80 @@ class HFAdapter:
 
     answer_key = staticmethod(answer_key)  # greedy decoding of image, prompt and options
 
-    def render(self, requests: Sequence[Request]) -> list[str]:
+    def render(self, requests: Sequence[Request], processor=None) -> list[str]:
         """The prompt text after the chat template, one per request (stored in the samples).
         A processor without a chat template (BLIP-2, InstructBLIP) gets FALLBACK_PROMPT; its
-        processor adds the image's query tokens itself."""
-        if self.processor.chat_template is None:
+        processor adds the image's query tokens itself. processor: the prefetch thread's copy."""
+        processor = processor or self.processor
+        if processor.chat_template is None:
             return [FALLBACK_PROMPT.format(question=r.prompt) for r in requests]
         out = []
         for r in requests:
             content = ([{"type": "image"}] if r.image is not None else []) + [
                 {"type": "text", "text": r.prompt}]
-            out.append(self.processor.apply_chat_template(
+            out.append(processor.apply_chat_template(
                 [{"role": "user", "content": content}], add_generation_prompt=True, tokenize=False))
         return out
 
-    def _inputs(self, requests: Sequence[Request], suffixes: Sequence[str]):
+    def prefetch(self, requests: Sequence[Request]) -> None:
+        """Start building the inputs of the batch the runner computes next (chat template, image
+        decoding, the processor) in a background thread, while the model computes the current
+        one: preprocessing off the model's critical path. `_inputs` takes them when it is asked
+        for exactly those requests (as generate splits them), and builds its own otherwise.
+        The thread has its own copy of the processor: a fast tokenizer used by two threads at
+        once fails ("Already borrowed"). The inputs are the ones the same call builds here."""
+        # What the previous call started is the batch about to be computed: kept; older dropped.
+        self._told += 1
+        self._prefetched = {k: v for k, v in self._prefetched.items() if v[0] == self._told - 1}
+        if not self.prefetch_inputs or not requests:
+            return
+        if self._prefetcher is None:
+            from concurrent.futures import ThreadPoolExecutor
+
+            self._prefetcher = (ThreadPoolExecutor(1, thread_name_prefix="vlmeval-prefetch"),
+                                copy.deepcopy(self.processor))
+        pool, processor = self._prefetcher
+        for idx in self._parts(requests):
+            part = [requests[i] for i in idx]  # held here: the ids in the key stay theirs
+            self._prefetched[tuple(map(id, part))] = (
+                self._told, part, pool.submit(self._cpu_inputs, part, processor))
+
+    def _inputs(self, requests: Sequence[Request]):
+        """The model's inputs for these requests, on its device: prefetched, or built now."""
+        *_, ready = self._prefetched.pop(tuple(map(id, requests)), (None, None, None))
+        if ready is not None:
+            batch = ready.result()  # the exception building them raised, if any
+            self.prefetched += len(requests)
+        else:
+            batch = self._cpu_inputs(requests, self.processor)
+        return batch.to(self.device)
+
+    def _cpu_inputs(self, requests: Sequence[Request], processor):
         from vlmeval.data import load_images
 
-        texts = self.render(requests)
-        if suffixes:
-            texts = [t + s for t, s in zip(texts, suffixes)]
+        texts = self.render(requests, processor)
         # One list of images per prompt: a flat list of two images reads, for several families
         # (Gemma 3, SmolVLM, Mllama), as one prompt holding both.
         images = [[img] for img in load_images([r.image for r in requests]) if img is not None]
         if not images:  # some processors (PaliGemma) insist on images: text goes to the tokenizer
-            batch = self.tokenizer(texts, padding=True, return_tensors="pt")
-        else:
-            batch = self.processor(text=texts, images=images, padding=True, return_tensors="pt")
-        return batch.to(self.device)
+            return processor.tokenizer(texts, padding=True, return_tensors="pt")
+        return processor(text=texts, images=images, padding=True, return_tensors="pt")
 
     @staticmethod
-    def _split(requests: Sequence[Request], run) -> list:
-        """`run` on the requests with images and on those without, separately (processors
-        differ on mixed batches), results back in request order."""
+    def _parts(requests: Sequence[Request]) -> list[list[int]]:
+        """The positions of the requests with images, then of those without (processors
+        differ on mixed batches); empty parts left out."""
+        parts = [[i for i, r in enumerate(requests) if (r.image is not None) == has_image]
+                 for has_image in (True, False)]
+        return [idx for idx in parts if idx]
+
+    @classmethod
+    def _split(cls, requests: Sequence[Request], run) -> list:
+        """`run` on each of `_parts`, results back in request order."""
         out: list = [None] * len(requests)
-        for has_image in (True, False):
-            idx = [i for i, r in enumerate(requests) if (r.image is not None) == has_image]
-            if idx:
-                for i, value in zip(idx, run([requests[i] for i in idx])):
-                    out[i] = value
+        for idx in cls._parts(requests):
+            for i, value in zip(idx, run([requests[i] for i in idx])):
+                out[i] = value
         return out
 
     def _image_tokens(self) -> int | None:
@@ -410,7 +455,7 @@ class HFAdapter:
     def _generate(self, requests: Sequence[Request]) -> list[str]:
         import torch
 
-        batch = self._inputs(requests, [])
+        batch = self._inputs(requests)
         scoring = any(r.options for r in requests)  # every step's logits are kept: only then
         with torch.no_grad():
             steps = max(r.max_new_tokens for r in requests)
@@ -568,7 +613,7 @@ class HFAdapter:
             for f in longer or [()]:
                 row_of[i, f] = len(rows)
                 rows.append((r, f))
-        batch = self._inputs([r for r, _ in rows], [])
+        batch = self._inputs([r for r, _ in rows])
         ids = batch["input_ids"]
         R, T = ids.shape
         L = max(len(f) for _, f in rows)
