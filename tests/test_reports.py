@@ -197,6 +197,63 @@ def _png_claiming(path: Path, width: int, height: int) -> None:
     path.write_bytes(bytes(data))
 
 
+def _photo(path, size=(640, 480), seed=0) -> None:
+    """A photo-like JPEG: smooth colour noise."""
+    import numpy as np
+    from PIL import Image
+
+    pixels = np.random.default_rng(seed).integers(0, 255, (30, 40, 3), dtype=np.uint8)
+    Image.fromarray(pixels).resize(size, Image.BICUBIC).save(path, format="JPEG", quality=90)
+
+
+def test_thumbnails_decode_photos_at_a_reduced_scale_within_the_pixel_limit(tmp_path):
+    """The report's thumbnails decode a JPEG at libjpeg's smallest scale still twice the
+    thumbnail (as Pillow's own thumbnail does), and the pixel limit still reads the file's full
+    size: a JPEG whose header claims more is refused before any decoding."""
+    import struct
+
+    from vlmeval.data import load_image
+    from vlmeval.records import ImageRef
+    from vlmeval.reports.render import THUMB_PX, thumbnails
+
+    _photo(tmp_path / "photo.jpg")
+    ref = ImageRef("file", str(tmp_path / "photo.jpg"), "a")
+    assert load_image(ref).size == (640, 480)
+    assert load_image(ref, draft=(2 * THUMB_PX, 2 * THUMB_PX)).size == (320, 240)
+    data = bytearray((tmp_path / "photo.jpg").read_bytes())
+    sof = data.index(b"\xff\xc0") + 5  # baseline frame header: length, precision, then H, W
+    data[sof:sof + 4] = struct.pack(">HH", 6000, 8000)  # 48 million pixels, over the limit
+    (tmp_path / "big.jpg").write_bytes(bytes(data))
+    big = ImageRef("file", str(tmp_path / "big.jpg"), "b")
+    with pytest.raises(ValueError, match="8000 x 6000 pixels is above the limit"):
+        load_image(big, draft=(2 * THUMB_PX, 2 * THUMB_PX))
+    uris, left_out = thumbnails([ref.to_json(), big.to_json()])
+    assert list(uris) == ["a"] and left_out == 1
+    assert uris["a"].startswith(("data:image/jpeg;", "data:image/webp;"))  # a photo: lossy
+
+
+def test_lossless_webp_at_method_1_gives_pillows_default_bytes_on_drawn_images():
+    """smallest_encoding's lossless WebP runs at method 1 (0.7 against 13.5 ms for a 96 px
+    photo), which gives the bytes of Pillow's default, method 4, on drawn images and noise: the
+    scenes world's thumbnails are what they were."""
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    from vlmeval.data import scenes
+
+    images = [*(scenes.render(scenes.scene("eval", i)) for i in range(8)),
+              Image.fromarray(np.random.default_rng(0).integers(0, 255, (48, 48, 3), dtype=np.uint8))]
+    for image in images:
+        encoded = {}
+        for method in (1, 4):
+            buffer = io.BytesIO()
+            image.save(buffer, format="WEBP", lossless=True, method=method)
+            encoded[method] = buffer.getvalue()
+        assert encoded[1] == encoded[4]
+
+
 HOSTILE = "$\\frac{$ \x07bell \u202eevil\u202c ok"
 
 

@@ -31,14 +31,18 @@ def _within_limit(image: Image.Image, where: str) -> Image.Image:
     return image
 
 
-def load_image(ref: ImageRef) -> Image.Image:
-    """Decode one reference to an RGB image."""
+def load_image(ref: ImageRef, draft: tuple[int, int] | None = None) -> Image.Image:
+    """Decode one reference to an RGB image. draft: for a caller that shrinks the image to
+    about half that size (the report's thumbnails), a JPEG file is decoded at the smallest of
+    libjpeg's scales (1/2, 1/4, 1/8) still at least that large, as Pillow's thumbnail does."""
     if ref.source == "scenes":
         split, index = ref.key.split(":")
         return scenes.render(scenes.scene(split, int(index)))
     if ref.source == "file":
         try:
             with Image.open(ref.key) as image:
+                if draft is not None:
+                    _within_limit(image, ref.key).draft("RGB", draft)
                 return checked(image, ref.key)
         except Image.DecompressionBombError as e:  # PIL's own guard, at twice its limit
             raise ValueError(f"{ref.key}: image above the limit of {MAX_PIXELS:,} pixels ({e}); "
