@@ -87,7 +87,8 @@ def test_encoder_runs_once_per_unique_image(checkpoint):
     adapter.score(requests)
     counters = adapter.counters()
     assert counters.pop("prefix_calls", 3) == 3  # the image prefix through the LM once per image
-    assert counters == {"encoder_calls": 3, "scored_from_prefill": len(requests)}
+    assert counters == {"encoder_calls": 3, "scored_from_prefill": len(requests),
+                        "images_prefetched": 0}  # no runner here to say what comes next
 
 
 @pytest.mark.parametrize("model", ["fixture", "zoo"])
@@ -233,9 +234,71 @@ def test_run_records_encoder_calls_equal_to_unique_images(checkpoint, tmp_path):
     # once, each setting keeps its own record (the runner copies the answers).
     records = [json.loads(line) for line in (result.run_dir / "samples/pope.jsonl").open()]
     distinct = {(r["image"]["sha256"], r["prompt"]) for r in records}
-    assert counters == {"encoder_calls": 4, "scored_from_prefill": len(distinct)}
+    assert counters == {"encoder_calls": 4, "scored_from_prefill": len(distinct),
+                        "images_prefetched": 0}  # one batch: no next batch to decode ahead
     assert meta["attempts"][-1]["answers_copied"] == 72 - len(distinct) > 0
     assert meta["model"]["image_tokens"] == adapter.model.image_tokens
+
+
+def _records(run_dir):
+    return [{k: v for k, v in json.loads(line).items() if k != "latency_ms"}
+            for line in (run_dir / "samples/pope.jsonl").open()]
+
+
+def test_images_decoded_ahead_in_a_thread_give_the_same_records(checkpoint, tmp_path):
+    """The runner tells the adapter the next batch; its images are decoded in a background
+    thread while the current batch computes. The same records, encoder calls and metrics."""
+    runs = {}
+    for prefetch in (True, False):
+        adapter = NativeAdapter(str(checkpoint), checkpoint, cache=FeatureCache(), prefetch=prefetch)
+        config = RunConfig(model=str(checkpoint), tasks=("pope",), limit=4, batch_size=5,
+                           out=tmp_path / str(prefetch))
+        result = run(config, adapter)
+        meta = json.loads((result.run_dir / "run.json").read_text())
+        runs[prefetch] = _records(result.run_dir), meta, result.results["tasks"]["pope"]["metrics"]
+    (ahead, meta, metrics), (inline, plain, plain_metrics) = runs[True], runs[False]
+    assert ahead == inline and metrics == plain_metrics
+    counters = meta["attempts"][-1]["counters"]
+    assert counters["encoder_calls"] == plain["attempts"][-1]["counters"]["encoder_calls"] == 4
+    # batches of 5 over 4 images' questions: images are decoded ahead, each at most once (the
+    # first batch's too, where the second batch shows it as well)
+    assert 0 < counters["images_prefetched"] <= 4
+    assert plain["attempts"][-1]["counters"]["images_prefetched"] == 0
+    assert "background thread" in meta["model"]["image_decoding"]
+    assert "prefetch=false" in plain["model"]["image_decoding"]
+
+
+def test_images_decoded_ahead_serve_only_the_next_batch(checkpoint):
+    adapter = NativeAdapter(str(checkpoint), checkpoint, cache=FeatureCache())
+    plain = NativeAdapter(str(checkpoint), checkpoint, cache=FeatureCache(), prefetch=False)
+    requests = _requests(3)  # two questions on each of three images, then a text-only one
+    a, b, c = requests[0:2], requests[2:4], requests[4:]
+    adapter.prefetch(a)
+    adapter.prefetch(b)  # a is the batch computed now: kept
+    adapter.prefetch(c)  # a's image is dropped (computed before it); b's and c's are kept
+    for batch in (a, b, c):
+        assert adapter.generate(batch) == plain.generate(batch)
+    assert adapter.counters()["images_prefetched"] == 2  # b's image and c's
+    assert adapter.counters()["encoder_calls"] == plain.counters()["encoder_calls"] == 3
+    adapter.prefetch(a)  # features kept: nothing to decode
+    assert adapter._decoded == {}
+
+
+def test_an_image_that_fails_in_the_thread_fails_its_request_only(checkpoint, tmp_path):
+    from vlmeval.records import ImageRef
+    from vlmeval.runner import predict
+
+    missing = ImageRef("file", str(tmp_path / "missing.png"), "")
+    requests = [r for r in _requests(2) if r.image is not None]
+    first, second = requests[:2], [requests[2], replace(requests[3], image=missing)]
+    out = {}
+    for prefetch in (True, False):
+        adapter = NativeAdapter(str(checkpoint), checkpoint, cache=FeatureCache(), prefetch=prefetch)
+        adapter.prefetch(second)
+        out[prefetch] = predict(adapter, first) + predict(adapter, second)
+    assert [(p.raw, p.error) for p in out[True]] == [(p.raw, p.error) for p in out[False]]
+    assert [p.error is not None for p in out[True]] == [False, False, False, True]
+    assert "missing.png" in out[True][3].error
 
 
 def test_models_with_the_same_encoder_share_its_features(checkpoint, tmp_path):
@@ -372,5 +435,6 @@ def test_prefix_cache_model_arg(checkpoint):
     assert off.prefixes is None and off.info()["image_prefix"] == "in every request's prefill"
     with pytest.raises(ConfigError, match="prefix_cache=many: expected a number of images"):
         resolve_model(str(checkpoint), options={"prefix_cache": "many"})
+    assert resolve_model(str(checkpoint), options={"prefetch": "false"}).prefetch_images is False
     with pytest.raises(ConfigError, match="--model-arg dtype: not an option of vlmeval checkpoints"):
         resolve_model(str(checkpoint), options={"dtype": "float16"})

@@ -51,10 +51,12 @@ def _native_load(spec: str, path: Path, **options) -> Adapter:
         except ValueError:
             raise ConfigError(f"--model-arg prefix_cache={prefix_cache}: expected a number of "
                               f"images (0 turns the shared image prefix off)") from None
+    prefetch = as_flag("prefetch", options.pop("prefetch", True))
     if options:
         raise ConfigError(f"--model-arg {next(iter(options))}: not an option of vlmeval checkpoints "
-                          f"(they read prefix_cache and --accept-changed-weights)")
-    return NativeAdapter(spec, path, accept_changed_weights=accept, prefix_cache=prefix_cache)
+                          f"(they read prefix_cache, prefetch and --accept-changed-weights)")
+    return NativeAdapter(spec, path, accept_changed_weights=accept, prefix_cache=prefix_cache,
+                         prefetch=prefetch)
 
 
 def _no_options(spec: str, options: dict) -> None:
