@@ -436,5 +436,9 @@ def test_prefix_cache_model_arg(checkpoint):
     with pytest.raises(ConfigError, match="prefix_cache=many: expected a number of images"):
         resolve_model(str(checkpoint), options={"prefix_cache": "many"})
     assert resolve_model(str(checkpoint), options={"prefetch": "false"}).prefetch_images is False
+    zoo = resolve_model("zoo:scenes-linear", options={"prefix_cache": "0", "prefetch": "false"})
+    assert zoo.prefixes is None and zoo.prefetch_images is False  # the shipped ones read them too
+    with pytest.raises(ConfigError, match="--model-arg dtype: not an option of vlmeval checkpoints"):
+        resolve_model("zoo:scenes-linear", options={"dtype": "float16"})
     with pytest.raises(ConfigError, match="--model-arg dtype: not an option of vlmeval checkpoints"):
         resolve_model(str(checkpoint), options={"dtype": "float16"})

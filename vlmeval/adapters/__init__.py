@@ -62,8 +62,8 @@ def _native_load(spec: str, path: Path, **options) -> Adapter:
 def _no_options(spec: str, options: dict) -> None:
     if options:
         flags = ", ".join("--" + k.replace("_", "-") for k in options)
-        raise ConfigError(f"{flags}: {spec!r} reads no model options (they apply to Hugging "
-                          f"Face checkpoints and served models)")
+        raise ConfigError(f"{flags}: {spec!r} reads no model options (they apply to checkpoint "
+                          f"directories, the zoo's checkpoints and served models)")
 
 
 def _hf_detect(path: Path) -> bool:
@@ -123,10 +123,11 @@ LOADERS.register("hf")(Loader(_hf_detect, _hf_load,
                               "a Hugging Face image-text-to-text checkpoint (config.json + processor)"))
 
 
-def _zoo_factory(path: Path) -> Callable[[str], Adapter]:
-    def factory(spec: str) -> Adapter:
-        return _native_load(spec, path)
+def _zoo_factory(path: Path) -> Callable[..., Adapter]:
+    def factory(spec: str, **options) -> Adapter:  # a vlmeval checkpoint's options
+        return _native_load(spec, path, **options)
     factory.__doc__ = f"shipped checkpoint {path.name}: " + _zoo_summary(path)
+    factory.takes_options = True
     return factory
 
 
@@ -163,8 +164,11 @@ def resolve_model(spec: str, adapter: str | None = None, options: dict | None = 
         if adapter is not None:
             raise ConfigError(f"--adapter {adapter} applies to checkpoint directories, but "
                               f"{spec!r} is a named model; drop --adapter")
+        factory = MODELS.get(spec)
+        if getattr(factory, "takes_options", False):  # the shipped checkpoints
+            return factory(spec, **options)
         _no_options(spec, options)
-        return MODELS.get(spec)(spec)
+        return factory(spec)
     path = Path(spec)
     if path.is_dir():
         if adapter is not None:
