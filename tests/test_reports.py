@@ -232,6 +232,29 @@ def test_thumbnails_decode_photos_at_a_reduced_scale_within_the_pixel_limit(tmp_
     assert uris["a"].startswith(("data:image/jpeg;", "data:image/webp;"))  # a photo: lossy
 
 
+def test_thumbnails_made_by_two_threads_spend_the_budget_in_the_images_order(tmp_path):
+    """The same map and count left out as making them one at a time, in order, until the
+    budget is spent: across chunks of 64, with an unreadable image among them."""
+    from vlmeval.data import scenes_samples
+    from vlmeval.records import ImageRef
+    from vlmeval.reports.render import _thumbnail, thumbnails
+
+    refs = [s.image.to_json() for s in scenes_samples("eval", 150)]
+    refs.insert(70, ImageRef("file", str(tmp_path / "gone.png"), "gone").to_json())
+    refs.insert(3, refs[0])  # shown twice: one thumbnail
+    for budget in (10**9, 10_000, 30_000, 1):
+        expected, left_out, spent = {}, 0, 0
+        for ref in {r["sha256"]: r for r in refs}.values():
+            uri = _thumbnail(ref) if spent < budget else None
+            if uri is None:
+                left_out += 1
+                continue
+            expected[ref["sha256"]] = uri
+            spent += len(uri)
+        assert thumbnails(refs, budget) == (expected, left_out)
+    assert thumbnails(refs, 30_000)[1] > 1 and len(thumbnails(refs, 10**9)[0]) == 150
+
+
 def test_lossless_webp_at_method_1_gives_pillows_default_bytes_on_drawn_images():
     """smallest_encoding's lossless WebP runs at method 1 (0.7 against 13.5 ms for a 96 px
     photo), which gives the bytes of Pillow's default, method 4, on drawn images and noise: the
