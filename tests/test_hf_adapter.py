@@ -187,13 +187,14 @@ def _records(out):
 
 
 def test_inputs_built_ahead_in_a_thread_give_the_same_records(tmp_path):
-    """The runner tells the adapter the next batch; its inputs are built in a background
-    thread (with its own processor: a fast tokenizer used by two threads at once fails) while
-    the current batch computes. Every batch after a task's first is built ahead, and the
-    records equal those of a run that builds each batch when it computes it."""
+    """With --model-arg prefetch=true the runner tells the adapter the next batch; its inputs
+    are built in a background thread (with its own processor: a fast tokenizer used by two
+    threads at once fails) while the current batch computes. Every batch after a task's first
+    is built ahead, and the records equal those of a run (the default) that builds each batch
+    when it computes it."""
     FAMILIES["llava"](tmp_path / "ckpt")
     runs = {}
-    for name, extra in (("ahead", []), ("inline", ["--model-arg", "prefetch=false"])):
+    for name, extra in (("ahead", ["--model-arg", "prefetch=true"]), ("inline", [])):
         out = tmp_path / name
         assert main(["run", "--model", str(tmp_path / "ckpt"), "--tasks", "pope,blind", "--limit",
                      "4", "--batch-size", "3", "--out", str(out), "-q", *extra]) == 0
@@ -205,13 +206,13 @@ def test_inputs_built_ahead_in_a_thread_give_the_same_records(tmp_path):
     assert counters["inputs_prefetched"] == computed - 2 * 3  # all but each task's first batch
     assert plain["attempts"][-1]["counters"]["inputs_prefetched"] == 0
     assert "background thread" in run["model"]["inputs"]
-    assert "prefetch=false" in plain["model"]["inputs"]
+    assert plain["model"]["inputs"] == "each batch's built before it is computed"  # the default
 
 
 def test_inputs_built_ahead_are_used_only_for_the_batch_they_were_built_for(tmp_path):
     FAMILIES["llava"](tmp_path)
-    ahead = resolve_model(str(tmp_path))
-    plain = resolve_model(str(tmp_path), options={"prefetch": "false"})
+    ahead = resolve_model(str(tmp_path), options={"prefetch": "true"})
+    plain = resolve_model(str(tmp_path))
     requests = _requests(6)  # 12 with images, then one without
     a, b, c = requests[:4], requests[4:8], requests[8:]
     ahead.prefetch(a)
@@ -237,7 +238,7 @@ def test_an_image_that_fails_in_the_thread_fails_its_request_only(tmp_path):
     requests = _requests(2)[:4]
     first, second = requests[:2], [requests[2], replace(requests[3], image=missing)]
     out = {}
-    for name, options in (("ahead", {}), ("inline", {"prefetch": "false"})):
+    for name, options in (("ahead", {"prefetch": "true"}), ("inline", {})):
         adapter = resolve_model(str(tmp_path / "ckpt"), options=options)
         adapter.prefetch(second)
         out[name] = predict(adapter, first) + predict(adapter, second)

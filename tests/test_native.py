@@ -245,22 +245,44 @@ def _records(run_dir):
             for line in (run_dir / "samples/pope.jsonl").open()]
 
 
+def _image_files(folder, n_images: int) -> list:
+    """The scenes world's first images saved as PNG files, as file references (prefetch
+    decodes files and datasets; generated images are drawn when needed)."""
+    import hashlib
+
+    from vlmeval.records import ImageRef
+
+    folder.mkdir(exist_ok=True)
+    refs = []
+    for i, s in enumerate(scenes_samples("eval", n_images)):
+        path = folder / f"{i}.png"
+        load_images([s.image])[0].save(path)
+        refs.append(ImageRef("file", str(path), hashlib.sha256(path.read_bytes()).hexdigest()))
+    return refs
+
+
 def test_images_decoded_ahead_in_a_thread_give_the_same_records(checkpoint, tmp_path):
-    """The runner tells the adapter the next batch; its images are decoded in a background
-    thread while the current batch computes. The same records, encoder calls and metrics."""
+    """The runner tells the adapter the next batch; its images (from files) are decoded in a
+    background thread while the current batch computes. The same records, encoder calls and
+    metrics as decoding each when its batch computes."""
+    _image_files(tmp_path / "img", 4)
+    rows = [{"image": f"img/{i}.png", "question": f"Is there a {obj} in the image?", "answer": label}
+            for i in range(4) for obj, label in (("star", "yes"), ("moon", "no"), ("circle", "yes"))]
+    data = tmp_path / "coco_pope_random.jsonl"
+    data.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
     runs = {}
     for prefetch in (True, False):
         adapter = NativeAdapter(str(checkpoint), checkpoint, cache=FeatureCache(), prefetch=prefetch)
-        config = RunConfig(model=str(checkpoint), tasks=("pope",), limit=4, batch_size=5,
+        config = RunConfig(model=str(checkpoint), tasks=("pope",), data={"": data}, batch_size=2,
                            out=tmp_path / str(prefetch))
         result = run(config, adapter)
         meta = json.loads((result.run_dir / "run.json").read_text())
         runs[prefetch] = _records(result.run_dir), meta, result.results["tasks"]["pope"]["metrics"]
     (ahead, meta, metrics), (inline, plain, plain_metrics) = runs[True], runs[False]
-    assert ahead == inline and metrics == plain_metrics
+    assert ahead == inline and len(ahead) == 12 and metrics == plain_metrics
     counters = meta["attempts"][-1]["counters"]
     assert counters["encoder_calls"] == plain["attempts"][-1]["counters"]["encoder_calls"] == 4
-    # batches of 5 over 4 images' questions: images are decoded ahead, each at most once (the
+    # batches of 2 over 3 questions an image: images are decoded ahead, each at most once (the
     # first batch's too, where the second batch shows it as well)
     assert 0 < counters["images_prefetched"] <= 4
     assert plain["attempts"][-1]["counters"]["images_prefetched"] == 0
@@ -268,10 +290,12 @@ def test_images_decoded_ahead_in_a_thread_give_the_same_records(checkpoint, tmp_
     assert "prefetch=false" in plain["model"]["image_decoding"]
 
 
-def test_images_decoded_ahead_serve_only_the_next_batch(checkpoint):
+def test_images_decoded_ahead_serve_only_the_next_batch(checkpoint, tmp_path):
     adapter = NativeAdapter(str(checkpoint), checkpoint, cache=FeatureCache())
     plain = NativeAdapter(str(checkpoint), checkpoint, cache=FeatureCache(), prefetch=False)
-    requests = _requests(3)  # two questions on each of three images, then a text-only one
+    refs = _image_files(tmp_path, 3)
+    requests = [replace(r, image=refs[i // 2])  # two questions on each of three images
+                for i, r in enumerate(_requests(3)[:6])]
     a, b, c = requests[0:2], requests[2:4], requests[4:]
     adapter.prefetch(a)
     adapter.prefetch(b)  # a is the batch computed now: kept
@@ -282,6 +306,8 @@ def test_images_decoded_ahead_serve_only_the_next_batch(checkpoint):
     assert adapter.counters()["encoder_calls"] == plain.counters()["encoder_calls"] == 3
     adapter.prefetch(a)  # features kept: nothing to decode
     assert adapter._decoded == {}
+    adapter.prefetch(_requests(5)[8:])  # generated images are drawn when needed, not ahead
+    assert adapter._decoded == {}
 
 
 def test_an_image_that_fails_in_the_thread_fails_its_request_only(checkpoint, tmp_path):
@@ -289,7 +315,8 @@ def test_an_image_that_fails_in_the_thread_fails_its_request_only(checkpoint, tm
     from vlmeval.runner import predict
 
     missing = ImageRef("file", str(tmp_path / "missing.png"), "")
-    requests = [r for r in _requests(2) if r.image is not None]
+    refs = _image_files(tmp_path, 2)
+    requests = [replace(r, image=refs[i // 2]) for i, r in enumerate(_requests(2)[:4])]
     first, second = requests[:2], [requests[2], replace(requests[3], image=missing)]
     out = {}
     for prefetch in (True, False):
@@ -299,6 +326,7 @@ def test_an_image_that_fails_in_the_thread_fails_its_request_only(checkpoint, tm
     assert [(p.raw, p.error) for p in out[True]] == [(p.raw, p.error) for p in out[False]]
     assert [p.error is not None for p in out[True]] == [False, False, False, True]
     assert "missing.png" in out[True][3].error
+    assert out[True][2].raw is not None
 
 
 def test_models_with_the_same_encoder_share_its_features(checkpoint, tmp_path):

@@ -204,7 +204,7 @@ class HFAdapter:
     def __init__(self, name: str, path: Path | str, *, dtype: str | None = None,
                  device: str | None = None, trust_remote_code: bool = False,
                  allow_pickle: bool = False, vision_cache: int | str = VISION_CACHE_IMAGES,
-                 shared_prefix: bool = True, prefetch: bool = True) -> None:
+                 shared_prefix: bool = True, prefetch: bool = False) -> None:
         import torch
         import transformers
 
@@ -306,9 +306,9 @@ class HFAdapter:
                   if family in SHARED_PREFIX_FAMILIES else
                   f"in every request's prefill ({family} is not among the families checked for "
                   f"a shared prefix)")
-        inputs = ("the next batch's built in a background thread while the model computes"
-                  if self.prefetch_inputs else "each batch's built before it is computed "
-                  "(--model-arg prefetch=false)")
+        inputs = ("the next batch's built in a background thread while the model computes "
+                  "(--model-arg prefetch=true)" if self.prefetch_inputs else
+                  "each batch's built before it is computed")
         return {"params": sum(p.numel() for p in self.model.parameters()),
                 "vision_features": cache, "image_prefix": prefix, "inputs": inputs,
                 "image_tokens": self._image_tokens(), "family": self.model.config.model_type,
@@ -350,7 +350,11 @@ class HFAdapter:
         one: preprocessing off the model's critical path. `_inputs` takes them when it is asked
         for exactly those requests (as generate splits them), and builds its own otherwise.
         The thread has its own copy of the processor: a fast tokenizer used by two threads at
-        once fails ("Already borrowed"). The inputs are the ones the same call builds here."""
+        once fails ("Already borrowed"). The inputs are the ones the same call builds here.
+        Off unless asked for (`--model-arg prefetch=true`): the thread holds the GIL for the
+        Python part of the processor, which stalls a model whose own time is mostly Python.
+        On CPU it gave 1.09x the samples/s with LLaVA-1.5's proportions (336 px images) but
+        0.87x on the tests' tiny LLaVA (bench/README.md); on a GPU it has not been measured."""
         # What the previous call started is the batch about to be computed: kept; older dropped.
         self._told += 1
         self._prefetched = {k: v for k, v in self._prefetched.items() if v[0] == self._told - 1}

@@ -8,8 +8,9 @@
   built-in LM; the same outputs, scores equal to float rounding, tests/test_native.py).
 - score: log-probabilities of each request's options from one forward pass over
   prompt + option rows (the sum over the option's tokens, as lm-evaluation-harness does).
-- prefetch: told the next batch by the runner, a background thread decodes its images while
-  the current batch computes (`--model-arg prefetch=false` turns it off).
+- prefetch: told the next batch by the runner, a background thread decodes its images (from
+  files and datasets) while the current batch computes (`--model-arg prefetch=false` turns it
+  off).
 - Vision features are cached by (encoder fingerprint, image sha256), shared by every adapter in
   the process: the encoder runs once per unique image, and models that share an encoder (the
   zoo's connector variants) share its features. `counters()` reports encoder calls.
@@ -60,6 +61,7 @@ class FeatureCache:
 
 
 FEATURES = FeatureCache()
+GENERATED = ("scenes", "synthetic")  # image sources drawn in this process, not decoded
 PREFIX_CACHE_BYTES = 256 * 2**20  # image prefixes' keys and values kept (68 KB each on the zoo
 # models: 3,855 images, more than the main job's 2,173)
 
@@ -116,7 +118,8 @@ class NativeAdapter:
                 "encoder_fingerprint": self.encoder_fingerprint,
                 "image_prefix": (f"once per image (the last {self.prefixes.capacity} kept)"
                                  if self.prefixes is not None else "in every request's prefill"),
-                "image_decoding": ("the next batch's in a background thread while the model computes"
+                "image_decoding": ("from files and datasets, the next batch's in a background "
+                                   "thread while the model computes; generated ones when needed"
                                    if self.prefetch_images else "when its batch computes "
                                    "(--model-arg prefetch=false)")}
 
@@ -131,9 +134,12 @@ class NativeAdapter:
 
     def prefetch(self, requests: Sequence[Request]) -> None:
         """Start decoding the images of the batch the runner computes next, in a background
-        thread while the model computes the current one: those whose features or image prefix
-        are not kept already (decoding and resizing took 1 of the 2.1 s in adapter calls of a
-        run over 640 x 480 JPEGs). An image's pixels do not depend on its batch, so
+        thread while the model computes the current one: those read from files or datasets
+        whose features or image prefix are not kept already (decoding and resizing took 1 of
+        the 2.1 s in adapter calls of a run over 640 x 480 JPEGs, and Pillow decodes without
+        holding the GIL). Generated images (the scenes world, blank, noise) are drawn here when
+        needed: a thread for them cost the main job 2% (0.12 s of its computing, six
+        alternating pairs). An image's pixels do not depend on its batch, so
         `_image_features` takes them for any request that shows it."""
         # What the previous call started is the batch about to be computed: kept; older dropped.
         self._told += 1
@@ -141,7 +147,8 @@ class NativeAdapter:
         if not self.prefetch_images:
             return
         fp = self.encoder_fingerprint
-        for ref in dict.fromkeys(r.image for r in requests if r.image is not None):
+        for ref in dict.fromkeys(r.image for r in requests if r.image is not None
+                                 and r.image.source not in GENERATED):
             kept = ref.sha256 and ((fp, ref.sha256) in self.cache or (
                 self.prefixes is not None and image_key(ref) in self.prefixes))
             if not kept and ref not in self._decoded:
