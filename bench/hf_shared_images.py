@@ -127,6 +127,7 @@ def main() -> None:
                         help="also this tree with --model-arg prefetch=true")
     parser.add_argument("--wide", action="store_true",
                         help="a LLaVA with 576 image tokens a prompt and a 256-wide LM")
+    parser.add_argument("--device", help="passed to every run (e.g. cuda; default: the run's own)")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args()
     variants = {"now": (ROOT, []),
@@ -140,7 +141,8 @@ def main() -> None:
         n = args.images * len(OBJECTS)
         for k in range(args.rounds):
             for name, (tree, extra) in (variants.items() if k % 2 == 0 else reversed(variants.items())):
-                r = run(tree, model, questions, images, Path(tmp) / f"{name}{k}", extra)
+                device = ["--device", args.device] if args.device else []
+                r = run(tree, model, questions, images, Path(tmp) / f"{name}{k}", [*extra, *device])
                 results[name].append(r)
                 print(f"round {k} {name:>8}: run {r['wall_s']:5.2f} s, computing {r['compute_s']:5.2f} s "
                       f"({n / r['compute_s']:6.1f} samples/s; in adapter calls {r['adapter_s']:5.2f} s), "
