@@ -66,8 +66,9 @@ class Adapter(Protocol):
     the runner then computes each distinct key of a run once and copies its answer to the
     requests that repeat it (`runner.identical_requests`); default_batch_size, the requests
     per batch when the run names none (else runner.DEFAULT_BATCH); prefetch(requests), told
-    the batch that comes next just before the current one is computed (the HF adapter builds
-    its inputs in a background thread meanwhile). generate and score may put a
+    the batch that comes next just before the current one is computed (the native adapter
+    decodes its image files in a background thread meanwhile; the HF adapter, asked to, builds
+    its inputs). generate and score may put a
     `Failed` in place of a request's result, and generate may return `Reply` strings that carry
     token usage.
     """

@@ -333,7 +333,7 @@ class HFAdapter:
         """The prompt text after the chat template, one per request (stored in the samples).
         A processor without a chat template (BLIP-2, InstructBLIP) gets FALLBACK_PROMPT; its
         processor adds the image's query tokens itself. processor: the prefetch thread's copy."""
-        processor = processor or self.processor
+        processor = self.processor if processor is None else processor
         if processor.chat_template is None:
             return [FALLBACK_PROMPT.format(question=r.prompt) for r in requests]
         out = []
@@ -353,8 +353,9 @@ class HFAdapter:
         once fails ("Already borrowed"). The inputs are the ones the same call builds here.
         Off unless asked for (`--model-arg prefetch=true`): the thread holds the GIL for the
         Python part of the processor, which stalls a model whose own time is mostly Python.
-        On CPU it gave 1.09x the samples/s with LLaVA-1.5's proportions (336 px images) but
-        0.87x on the tests' tiny LLaVA (bench/README.md); on a GPU it has not been measured."""
+        On CPU it gave 1.05-1.09x the samples/s with LLaVA-1.5's proportions (336 px images)
+        but 0.84-0.93x on the tests' tiny LLaVA (bench/README.md); on a GPU it has not been
+        measured."""
         # What the previous call started is the batch about to be computed: kept; older dropped.
         self._told += 1
         self._prefetched = {k: v for k, v in self._prefetched.items() if v[0] == self._told - 1}

@@ -137,10 +137,10 @@ class NativeAdapter:
         thread while the model computes the current one: those read from files or datasets
         whose features or image prefix are not kept already (decoding and resizing took 1 of
         the 2.1 s in adapter calls of a run over 640 x 480 JPEGs, and Pillow decodes without
-        holding the GIL). Generated images (the scenes world, blank, noise) are drawn here when
-        needed: a thread for them cost the main job 2% (0.12 s of its computing, six
-        alternating pairs). An image's pixels do not depend on its batch, so
-        `_image_features` takes them for any request that shows it."""
+        holding the GIL). Generated images (the scenes world, blank, noise) are drawn in this
+        thread when needed: a thread for them cost the main job about 2% of its computing (six
+        alternating pairs). An image's pixels do not depend on its batch, so `_image_features`
+        takes them for any request that shows it."""
         # What the previous call started is the batch about to be computed: kept; older dropped.
         self._told += 1
         self._decoded = {ref: v for ref, v in self._decoded.items() if v[0] == self._told - 1}
