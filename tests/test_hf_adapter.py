@@ -226,7 +226,7 @@ def test_inputs_built_ahead_are_used_only_for_the_batch_they_were_built_for(tmp_
     assert ahead.counters()["inputs_prefetched"] == 4
     assert ahead.generate(c) == plain.generate(c)  # images and text: two parts, both ahead
     assert ahead.counters()["inputs_prefetched"] == 9
-    thread_copy = ahead._prefetcher[1]
+    thread_copy = ahead._prefetcher
     assert thread_copy.tokenizer._tokenizer is not ahead.tokenizer._tokenizer
 
 

@@ -6,8 +6,9 @@ parse or score; tasks and probes never touch tensors.
 
 from __future__ import annotations
 
+from concurrent.futures import Future
 from dataclasses import dataclass
-from typing import Mapping, Protocol, Sequence, runtime_checkable
+from typing import Any, Callable, Mapping, Protocol, Sequence, runtime_checkable
 
 from vlmeval.records import ImageRef, Request
 
@@ -22,6 +23,35 @@ class Reply(str):
         reply = super().__new__(cls, text)
         reply.usage = dict(usage) if usage else None
         return reply
+
+
+class Ahead(dict):
+    """Work an adapter's `prefetch` started in a background thread for the batch the runner
+    computes next, by key: key -> (the prefetch call, the arguments, their future). The
+    arguments are held with it (a key of object ids stays theirs). `told()`, at each prefetch
+    call, keeps what the call before started (the batch about to be computed) and drops
+    anything older; `take(key)` hands over a future once."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._calls = 0
+        self._pool = None  # one thread, made on first use
+
+    def told(self) -> None:
+        self._calls += 1
+        for key in [k for k, (call, _, _) in self.items() if call < self._calls - 1]:
+            del self[key]
+
+    def start(self, key: Any, fn: Callable[..., Any], *args: Any) -> None:
+        if self._pool is None:
+            from concurrent.futures import ThreadPoolExecutor
+
+            self._pool = ThreadPoolExecutor(1, thread_name_prefix="vlmeval-prefetch")
+        self[key] = (self._calls, args, self._pool.submit(fn, *args))
+
+    def take(self, key: Any) -> Future | None:
+        entry = self.pop(key, None)
+        return None if entry is None else entry[2]
 
 
 @dataclass(frozen=True)

@@ -31,7 +31,7 @@ import types
 from pathlib import Path
 from typing import Sequence
 
-from vlmeval.adapters.base import answer_key, same_request
+from vlmeval.adapters.base import Ahead, answer_key, same_request
 from vlmeval.errors import ConfigError, first_line
 from vlmeval.records import ImageRef, Request
 
@@ -233,10 +233,8 @@ class HFAdapter:
         self.shared_prefix = shared_prefix and self.model.config.model_type in SHARED_PREFIX_FAMILIES
         self.prefix_rows = 0  # image prefixes computed by the shared-prefix pass
         self.prefetch_inputs = prefetch
-        self._prefetcher = None  # (thread pool, processor copy), made on the first prefetch
-        # ids of requests (as generate splits them) -> (the prefetch call, them, their future)
-        self._prefetched: dict = {}
-        self._told = 0  # prefetch calls so far
+        self._prefetcher = None  # the thread's processor copy, made on the first prefetch
+        self._prefetched = Ahead()  # keyed by the ids of requests, as generate splits them
         self.prefetched = 0  # requests whose inputs were built ahead, in the background
         self.settings = {"do_sample": False, "num_beams": 1, "dtype": dtype, "device": self.device,
                          "max_new_tokens": "per request", "trust_remote_code": trust_remote_code}
@@ -356,25 +354,18 @@ class HFAdapter:
         On CPU it gave 1.05-1.09x the samples/s with LLaVA-1.5's proportions (336 px images)
         but 0.84-0.93x on the tests' tiny LLaVA (bench/README.md); on a GPU it has not been
         measured."""
-        # What the previous call started is the batch about to be computed: kept; older dropped.
-        self._told += 1
-        self._prefetched = {k: v for k, v in self._prefetched.items() if v[0] == self._told - 1}
+        self._prefetched.told()
         if not self.prefetch_inputs or not requests:
             return
         if self._prefetcher is None:
-            from concurrent.futures import ThreadPoolExecutor
-
-            self._prefetcher = (ThreadPoolExecutor(1, thread_name_prefix="vlmeval-prefetch"),
-                                copy.deepcopy(self.processor))
-        pool, processor = self._prefetcher
+            self._prefetcher = copy.deepcopy(self.processor)
         for idx in self._parts(requests):
-            part = [requests[i] for i in idx]  # held here: the ids in the key stay theirs
-            self._prefetched[tuple(map(id, part))] = (
-                self._told, part, pool.submit(self._cpu_inputs, part, processor))
+            part = [requests[i] for i in idx]
+            self._prefetched.start(tuple(map(id, part)), self._cpu_inputs, part, self._prefetcher)
 
     def _inputs(self, requests: Sequence[Request]):
         """The model's inputs for these requests, on its device: prefetched, or built now."""
-        *_, ready = self._prefetched.pop(tuple(map(id, requests)), (None, None, None))
+        ready = self._prefetched.take(tuple(map(id, requests)))
         if ready is not None:
             batch = ready.result()  # the exception building them raised, if any
             self.prefetched += len(requests)

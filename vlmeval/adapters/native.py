@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import hashlib
 from collections import OrderedDict
-from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Sequence
 
@@ -28,7 +27,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from vlmeval.adapters.base import answer_key, image_key, same_request
+from vlmeval.adapters.base import Ahead, answer_key, image_key, same_request
 from vlmeval.data import load_image
 from vlmeval.data.scenes import image_sha256
 from vlmeval.records import ImageRef, Request
@@ -107,9 +106,7 @@ class NativeAdapter:
                          and self.model.connector.kind == "prefix" else None)
         self.prefix_calls = 0  # images whose prefix went through the LM
         self.prefetch_images = prefetch
-        self._pool = None  # the thread that decodes the next batch's images, made on first use
-        self._decoded: dict[ImageRef, tuple[int, Future]] = {}  # (prefetch call, its pixels)
-        self._told = 0  # prefetch calls so far
+        self._decoded = Ahead()  # image -> its (sha256, pixels), decoded in the background
         self.prefetched = 0  # images decoded ahead, in the background
 
     def info(self) -> dict:
@@ -141,9 +138,7 @@ class NativeAdapter:
         thread when needed: a thread for them cost the main job about 2% of its computing (six
         alternating pairs). An image's pixels do not depend on its batch, so `_image_features`
         takes them for any request that shows it."""
-        # What the previous call started is the batch about to be computed: kept; older dropped.
-        self._told += 1
-        self._decoded = {ref: v for ref, v in self._decoded.items() if v[0] == self._told - 1}
+        self._decoded.told()
         if not self.prefetch_images:
             return
         fp = self.encoder_fingerprint
@@ -152,9 +147,7 @@ class NativeAdapter:
             kept = ref.sha256 and ((fp, ref.sha256) in self.cache or (
                 self.prefixes is not None and image_key(ref) in self.prefixes))
             if not kept and ref not in self._decoded:
-                if self._pool is None:
-                    self._pool = ThreadPoolExecutor(1, thread_name_prefix="vlmeval-prefetch")
-                self._decoded[ref] = (self._told, self._pool.submit(self._decode, ref))
+                self._decoded.start(ref, self._decode, ref)
 
     def _decode(self, ref: ImageRef) -> tuple[str, torch.Tensor]:
         """An image's sha256 (its reference's, else its pixels') and its model input."""
@@ -162,7 +155,7 @@ class NativeAdapter:
         return ref.sha256 or image_sha256(image), self._pixels(image)
 
     def _take(self, ref: ImageRef) -> tuple[str, torch.Tensor]:
-        _, ahead = self._decoded.pop(ref, (None, None))
+        ahead = self._decoded.take(ref)
         if ahead is None:
             return self._decode(ref)
         self.prefetched += 1
