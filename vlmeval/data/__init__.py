@@ -41,9 +41,10 @@ def load_image(ref: ImageRef, draft: tuple[int, int] | None = None) -> Image.Ima
     if ref.source == "file":
         try:
             with Image.open(ref.key) as image:
-                if draft is not None:
-                    _within_limit(image, ref.key).draft("RGB", draft)
-                return checked(image, ref.key)
+                if draft is None:
+                    return checked(image, ref.key)
+                _within_limit(image, ref.key).draft("RGB", draft)  # the file's own size
+                return image.convert("RGB")
         except Image.DecompressionBombError as e:  # PIL's own guard, at twice its limit
             raise ValueError(f"{ref.key}: image above the limit of {MAX_PIXELS:,} pixels ({e}); "
                              f"resize it") from None
