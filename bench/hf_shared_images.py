@@ -34,6 +34,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from timing import alternating  # bench/, this script's folder
+
 ROOT = Path(__file__).resolve().parents[1]
 OBJECTS = ("dog", "cat", "car", "chair", "cup", "bottle")
 
@@ -139,15 +141,14 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         model, questions, images = world(Path(tmp), args.images, args.wide)
         n = args.images * len(OBJECTS)
-        for k in range(args.rounds):
-            for name, (tree, extra) in (variants.items() if k % 2 == 0 else reversed(variants.items())):
-                device = ["--device", args.device] if args.device else []
-                r = run(tree, model, questions, images, Path(tmp) / f"{name}{k}", [*extra, *device])
-                results[name].append(r)
-                print(f"round {k} {name:>8}: run {r['wall_s']:5.2f} s, computing {r['compute_s']:5.2f} s "
-                      f"({n / r['compute_s']:6.1f} samples/s; in adapter calls {r['adapter_s']:5.2f} s), "
-                      f"vision-tower images {r['vision_rows']} for {args.images} unique, "
-                      f"LM positions {r['lm_positions']:,}", flush=True)
+        device = ["--device", args.device] if args.device else []
+        for k, name, (tree, extra) in alternating(variants, args.rounds):
+            r = run(tree, model, questions, images, Path(tmp) / f"{name}{k}", [*extra, *device])
+            results[name].append(r)
+            print(f"round {k} {name:>8}: run {r['wall_s']:5.2f} s, computing {r['compute_s']:5.2f} s "
+                  f"({n / r['compute_s']:6.1f} samples/s; in adapter calls {r['adapter_s']:5.2f} s), "
+                  f"vision-tower images {r['vision_rows']} for {args.images} unique, "
+                  f"LM positions {r['lm_positions']:,}", flush=True)
     figures = {"requests": n, "unique_images": args.images, "wide": args.wide}
     for name, rows in results.items():
         median = {k: statistics.median(r[k] for r in rows) for k in ("wall_s", "compute_s", "adapter_s")}

@@ -22,6 +22,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from timing import alternating  # bench/, this script's folder
+
 ROOT = Path(__file__).resolve().parents[1]
 OBJECTS = ("dog", "cat", "car", "chair", "cup", "bottle")
 
@@ -86,12 +88,11 @@ def main() -> None:
     results: dict[str, list[dict]] = {name: [] for name in trees}
     with tempfile.TemporaryDirectory() as tmp:
         questions, images = world(Path(tmp), args.images)
-        for k in range(args.rounds):
-            for name, tree in (trees.items() if k % 2 == 0 else reversed(trees.items())):
-                r = run(tree, args.model, questions, images, Path(tmp) / f"{name}{k}")
-                results[name].append(r)
-                print(f"round {k} {name:>4}: run {r['wall_s']:6.2f} s, report {r['report_s']:5.2f} s",
-                      flush=True)
+        for k, name, tree in alternating(trees, args.rounds):
+            r = run(tree, args.model, questions, images, Path(tmp) / f"{name}{k}")
+            results[name].append(r)
+            print(f"round {k} {name:>4}: run {r['wall_s']:6.2f} s, report {r['report_s']:5.2f} s",
+                  flush=True)
     figures = {"images": args.images, "requests": args.images * len(OBJECTS), "model": args.model}
     for name, rows in results.items():
         figures[name] = {f"median_{k}": round(statistics.median(r[k] for r in rows), 2)
